@@ -1,0 +1,57 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// The tracker is preloaded into other processes: C only, no Swift runtime, no start files.
+let trackerFlags: [CSetting] = [
+    .define("_GNU_SOURCE"),
+    .unsafeFlags(["-O2", "-fvisibility=hidden", "-ftls-model=initial-exec", "-fno-omit-frame-pointer", "-Wall", "-Wextra"])
+]
+
+// Examples keep every call frame so their stacks are predictable.
+let exampleFlags: [CSetting] = [.define("_GNU_SOURCE"), .unsafeFlags(["-O1", "-fno-omit-frame-pointer", "-fno-optimize-sibling-calls", "-g"])]
+
+func example(_ name: String, path: String, libraries: [String] = []) -> Target {
+    .executableTarget(
+        name: name, path: "Examples/\(path)", cSettings: exampleFlags,
+        linkerSettings: libraries.map { .linkedLibrary($0) })
+}
+
+let package = Package(
+    name: "memdrift",
+    products: [
+        .executable(name: "memdrift", targets: ["MemdriftCLI"]),
+        // SwiftPM cannot name a library and an executable product alike, so the tracker is
+        // libmemdrift-preload.so; scripts/build.sh links libmemdrift.so beside it.
+        .library(name: "memdrift-preload", type: .dynamic, targets: ["MemdriftTracker"]),
+        .library(name: "MemdriftCore", targets: ["MemdriftCore"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
+    ],
+    targets: [
+        .target(
+            name: "MemdriftTracker",
+            cSettings: trackerFlags,
+            linkerSettings: [.linkedLibrary("unwind"), .unsafeFlags(["-nostartfiles"])]),
+        .target(name: "CMemdriftSupport"),
+        .target(name: "MemdriftCore"),
+        .target(name: "MemdriftRecording", dependencies: ["MemdriftCore", "CMemdriftSupport"]),
+        .executableTarget(
+            name: "MemdriftCLI",
+            dependencies: [
+                "MemdriftCore", "MemdriftRecording",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+
+        example("leaky-server", path: "leaky-server"),
+        example("bounded-cache", path: "bounded-cache"),
+        example("steady", path: "steady"),
+        example("alloc-storm", path: "alloc-storm", libraries: ["pthread"]),
+        example("thread-stress", path: "thread-stress", libraries: ["pthread"]),
+        example("fork-children", path: "fork-children"),
+
+        .testTarget(name: "MemdriftCoreTests", dependencies: ["MemdriftCore"]),
+        .testTarget(name: "MemdriftRecordingTests", dependencies: ["MemdriftRecording"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["MemdriftCore"]),
+    ]
+)

@@ -1,0 +1,58 @@
+/// Bounds-checked little-endian reads over a byte buffer; every failure is a `FormatError`.
+struct ByteReader {
+    let bytes: [UInt8]
+    let path: String
+    private(set) var offset: Int
+    let end: Int
+
+    init(_ bytes: [UInt8], path: String, offset: Int = 0, end: Int? = nil) {
+        self.bytes = bytes
+        self.path = path
+        self.offset = offset
+        self.end = end ?? bytes.count
+    }
+
+    var remaining: Int { end - offset }
+
+    mutating func need(_ n: Int) throws(FormatError) {
+        guard n >= 0, n <= remaining else { throw .truncated(path: path, offset: offset, needed: n - remaining) }
+    }
+
+    mutating func skip(_ n: Int) throws(FormatError) {
+        try need(n)
+        offset += n
+    }
+
+    mutating func bytes(_ n: Int) throws(FormatError) -> ArraySlice<UInt8> {
+        try need(n)
+        defer { offset += n }
+        return bytes[offset..<offset + n]
+    }
+
+    mutating func u16() throws(FormatError) -> UInt16 { UInt16(truncatingIfNeeded: try integer(2)) }
+    mutating func u32() throws(FormatError) -> UInt32 { UInt32(truncatingIfNeeded: try integer(4)) }
+    mutating func u64() throws(FormatError) -> UInt64 { try integer(8) }
+    mutating func i32() throws(FormatError) -> Int32 { Int32(bitPattern: try u32()) }
+
+    private mutating func integer(_ size: Int) throws(FormatError) -> UInt64 {
+        try need(size)
+        var v: UInt64 = 0
+        for i in 0..<size { v |= UInt64(bytes[offset + i]) << (8 * UInt64(i)) }
+        offset += size
+        return v
+    }
+
+    mutating func string(_ n: Int) throws(FormatError) -> String {
+        String(decoding: try bytes(n), as: UTF8.self)
+    }
+
+    /// A count of records that must each take at least `minimumBytes`, checked against what is left.
+    mutating func count(minimumBytes: Int, what: String) throws(FormatError) -> Int {
+        let at = offset
+        let n = Int(try u32())
+        guard n.multipliedReportingOverflow(by: minimumBytes).partialValue <= remaining, n <= remaining else {
+            throw .corrupt(path: path, offset: at, detail: "\(what) count \(n) does not fit the section")
+        }
+        return n
+    }
+}

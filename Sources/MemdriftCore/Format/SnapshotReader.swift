@@ -1,0 +1,185 @@
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Decodes snapshot files, validating every length against the file before trusting it.
+public enum SnapshotReader {
+    /// Reads and decodes the snapshot file at `path`.
+    public static func read(path: String) throws(FormatError) -> Snapshot {
+        try decode(try readFile(path), path: path)
+    }
+
+    /// Decodes a snapshot from its bytes; `path` only names it in errors.
+    public static func decode(_ bytes: [UInt8], path: String) throws(FormatError) -> Snapshot {
+        guard !bytes.isEmpty else { throw .empty(path: path) }
+        let magic = SnapshotFormat.magic
+        guard bytes.count >= magic.count else {
+            if Array(magic.prefix(bytes.count)) == bytes { throw .truncated(path: path, offset: bytes.count, needed: magic.count - bytes.count) }
+            throw .notASnapshot(path: path)
+        }
+        guard Array(bytes.prefix(magic.count)) == magic else { throw .notASnapshot(path: path) }
+
+        var r = ByteReader(bytes, path: path, offset: magic.count)
+        let version = try r.u32()
+        guard version >= 1 else { throw .corrupt(path: path, offset: 8, detail: "format version 0") }
+        guard version <= SnapshotFormat.version else {
+            throw .newerVersion(path: path, found: version, supported: SnapshotFormat.version)
+        }
+        let headerBytes = Int(try r.u32())
+        guard headerBytes >= SnapshotFormat.headerBytes else {
+            throw .corrupt(path: path, offset: 12, detail: "header size \(headerBytes) is below \(SnapshotFormat.headerBytes)")
+        }
+        let end = try verifyTrailer(bytes, path: path, headerBytes: headerBytes)
+
+        r = ByteReader(bytes, path: path, offset: 16, end: end)
+        let flags = try r.u32()
+        let reason = SnapshotReason(code: try r.u32())
+        let header = SnapshotHeader(
+            formatVersion: version, flags: flags, reason: reason, pid: try r.i32(), parentPID: try r.i32(),
+            sequence: try r.u64(), wallClockNanos: try r.u64(), monotonicNanos: try r.u64(),
+            startWallClockNanos: try r.u64(), startMonotonicNanos: try r.u64(), intervalNanos: try r.u64(),
+            sampleRate: try r.u64(), maxDepth: 0)
+        let sectionCount = try r.u32()
+        var snapshot = Snapshot(
+            header: header, executable: "", commandLine: [], figures: ProcessFigures(), modules: [], stacks: [])
+        snapshot.header.maxDepth = try r.u32()
+        try r.skip(headerBytes - (r.offset))
+
+        var stacksAt: (Int, Int)?
+        for _ in 0..<sectionCount {
+            let kindAt = r.offset
+            let kind = try r.u32()
+            _ = try r.u32()
+            let length = try r.u64()
+            guard length <= UInt64(r.remaining) else {
+                throw .corrupt(path: path, offset: kindAt, detail: "section of \(length) bytes runs past the end")
+            }
+            let start = r.offset
+            let stop = start + Int(length)
+            var section = ByteReader(bytes, path: path, offset: start, end: stop)
+            switch SnapshotFormat.Section(rawValue: kind) {
+            case .process:
+                snapshot.executable = try section.string(Int(try section.u32()))
+                let cmdline = try section.bytes(Int(try section.u32()))
+                snapshot.commandLine = cmdline.split(separator: 0, omittingEmptySubsequences: false)
+                    .map { String(decoding: $0, as: UTF8.self) }
+                if snapshot.commandLine.last == "" { snapshot.commandLine.removeLast() }
+            case .figures:
+                let n = try section.count(minimumBytes: 16, what: "figure")
+                for _ in 0..<n {
+                    let id = try section.u32()
+                    _ = try section.u32()
+                    snapshot.figures.values[id] = try section.u64()
+                }
+            case .modules:
+                snapshot.modules = try readModules(&section)
+            case .stacks:
+                stacksAt = (start, stop)  // frames are checked against the modules, which may come later
+            case nil:
+                break  // a newer tracker's section: skip it
+            }
+            try r.skip(Int(length))
+        }
+        if let (start, stop) = stacksAt {
+            var section = ByteReader(bytes, path: path, offset: start, end: stop)
+            snapshot.stacks = try readStacks(&section, moduleCount: snapshot.modules.count)
+        }
+        return snapshot
+    }
+
+    /// Checks the trailer and checksum; returns where the sections end.
+    private static func verifyTrailer(_ bytes: [UInt8], path: String, headerBytes: Int) throws(FormatError) -> Int {
+        let minimum = headerBytes + SnapshotFormat.trailerBytes
+        guard bytes.count >= minimum else {
+            throw .truncated(path: path, offset: bytes.count, needed: minimum - bytes.count)
+        }
+        let trailer = bytes.count - SnapshotFormat.trailerBytes
+        guard Array(bytes[trailer..<trailer + 8]) == SnapshotFormat.trailerMagic else {
+            throw .corrupt(path: path, offset: trailer, detail: "no trailer: the file was cut short or overwritten")
+        }
+        var r = ByteReader(bytes, path: path, offset: trailer + 8)
+        let length = try r.u64()
+        guard length == UInt64(bytes.count) else {
+            throw .corrupt(path: path, offset: trailer + 8, detail: "trailer says \(length) bytes, file has \(bytes.count)")
+        }
+        let stored = try r.u64()
+        let computed = bytes.withUnsafeBytes { SnapshotFormat.checksum(UnsafeRawBufferPointer(rebasing: $0[0..<bytes.count - 8])) }
+        guard stored == computed else { throw .checksumMismatch(path: path) }
+        return trailer
+    }
+
+    private static func readModules(_ r: inout ByteReader) throws(FormatError) -> [Module] {
+        let n = try r.count(minimumBytes: 36, what: "module")
+        var modules: [Module] = []
+        modules.reserveCapacity(n)
+        for position in 0..<n {
+            let at = r.offset
+            let index = try r.u32()
+            guard index == UInt32(position) else {
+                throw .corrupt(path: r.path, offset: at, detail: "module \(position) has index \(index)")
+            }
+            let flags = try r.u32()
+            let base = try r.u64(), start = try r.u64(), end = try r.u64()
+            let idLength = Int(try r.u16()), pathLength = Int(try r.u16())
+            let buildID = Array(try r.bytes(idLength))
+            let path = try r.string(pathLength)
+            modules.append(
+                Module(index: index, isLoaded: flags & 1 != 0, base: base, start: start, end: end, buildID: buildID, path: path))
+        }
+        return modules
+    }
+
+    private static func readStacks(_ r: inout ByteReader, moduleCount: Int) throws(FormatError) -> [CallStack] {
+        let n = try r.count(minimumBytes: 40, what: "stack")
+        var stacks: [CallStack] = []
+        stacks.reserveCapacity(n)
+        for _ in 0..<n {
+            let id = try r.u32()
+            let depth = Int(try r.u16())
+            _ = try r.u16()
+            let liveBytes = try r.u64(), liveCount = try r.u64(), allocatedBytes = try r.u64(), allocatedCount = try r.u64()
+            try r.need(depth * 12)
+            var frames: [Frame] = []
+            frames.reserveCapacity(depth)
+            for _ in 0..<depth {
+                let at = r.offset
+                let module = try r.u32()
+                guard module == Frame.noModule || Int(module) < moduleCount else {
+                    throw .corrupt(path: r.path, offset: at, detail: "frame refers to module \(module) of \(moduleCount)")
+                }
+                frames.append(Frame(module: module, offset: try r.u64()))
+            }
+            stacks.append(
+                CallStack(
+                    id: id, frames: frames, liveBytes: liveBytes, liveCount: liveCount, allocatedBytes: allocatedBytes,
+                    allocatedCount: allocatedCount))
+        }
+        return stacks
+    }
+
+    /// Reads a whole regular file with POSIX calls, so errors carry the system's reason.
+    static func readFile(_ path: String) throws(FormatError) -> [UInt8] {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw .unreadable(path: path, reason: systemError()) }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { throw .unreadable(path: path, reason: systemError()) }
+        guard info.st_mode & S_IFMT == S_IFREG else { throw .unreadable(path: path, reason: "not a regular file") }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(Int(info.st_size))
+        var chunk = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw .unreadable(path: path, reason: systemError())
+            }
+            if n == 0 { break }
+            bytes.append(contentsOf: chunk[0..<n])
+        }
+        return bytes
+    }
+}
+
+/// The current errno as text.
+func systemError(_ code: Int32 = errno) -> String { String(cString: strerror(code)) }

@@ -1,0 +1,198 @@
+/// One snapshot of a traced process: who it is, its memory figures, its modules and its live heap by call stack.
+public struct Snapshot: Sendable {
+    /// Identity, timing and format information from the fixed header.
+    public var header: SnapshotHeader
+    /// The executable's path as the kernel reported it.
+    public var executable: String
+    /// The command line, one element per argument.
+    public var commandLine: [String]
+    /// Process memory figures (RSS, allocator view, tracked heap, the tracker's own memory).
+    public var figures: ProcessFigures
+    /// Every module loaded while the process ran, indexed by `Module.index`.
+    public var modules: [Module]
+    /// One entry per distinct call stack the tracker has seen.
+    public var stacks: [CallStack]
+
+    /// Creates a snapshot from its parts.
+    public init(
+        header: SnapshotHeader, executable: String, commandLine: [String], figures: ProcessFigures,
+        modules: [Module], stacks: [CallStack]
+    ) {
+        self.header = header
+        self.executable = executable
+        self.commandLine = commandLine
+        self.figures = figures
+        self.modules = modules
+        self.stacks = stacks
+    }
+
+    /// The module a frame belongs to, if the frame has one.
+    public func module(of frame: Frame) -> Module? {
+        guard frame.module != Frame.noModule, Int(frame.module) < modules.count else { return nil }
+        return modules[Int(frame.module)]
+    }
+
+    /// Seconds since the tracker started in this process image.
+    public var elapsedSeconds: Double {
+        Double(header.monotonicNanos &- header.startMonotonicNanos) / 1e9
+    }
+}
+
+/// Why the tracker took a snapshot.
+public enum SnapshotReason: Sendable, Hashable, CustomStringConvertible {
+    case interval, request, exit, exec, api
+    case other(UInt32)
+
+    /// Maps the format's reason code.
+    public init(code: UInt32) {
+        switch code {
+        case 1: self = .interval
+        case 2: self = .request
+        case 3: self = .exit
+        case 4: self = .exec
+        case 5: self = .api
+        default: self = .other(code)
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .interval: "interval"
+        case .request: "request"
+        case .exit: "exit"
+        case .exec: "exec"
+        case .api: "api"
+        case .other(let code): "reason \(code)"
+        }
+    }
+}
+
+/// The fixed header of a snapshot file.
+public struct SnapshotHeader: Sendable, Hashable {
+    public var formatVersion: UInt32
+    public var flags: UInt32
+    public var reason: SnapshotReason
+    public var pid: Int32
+    public var parentPID: Int32
+    /// 1 for the first snapshot of a process image, counting up.
+    public var sequence: UInt64
+    public var wallClockNanos: UInt64
+    public var monotonicNanos: UInt64
+    public var startWallClockNanos: UInt64
+    public var startMonotonicNanos: UInt64
+    public var intervalNanos: UInt64
+    /// Mean bytes between samples; 0 when every allocation was recorded.
+    public var sampleRate: UInt64
+    public var maxDepth: UInt32
+
+    /// True when the process was exiting or exec'ing when this was taken.
+    public var isFinal: Bool { flags & 0x1 != 0 }
+    /// True when per-stack figures are scaled estimates from sampling.
+    public var isSampled: Bool { flags & 0x2 != 0 || sampleRate != 0 }
+
+    /// Creates a header; the defaults describe an exact-mode interval snapshot.
+    public init(
+        formatVersion: UInt32 = SnapshotFormat.version, flags: UInt32 = 0, reason: SnapshotReason = .interval,
+        pid: Int32, parentPID: Int32 = 1, sequence: UInt64, wallClockNanos: UInt64, monotonicNanos: UInt64,
+        startWallClockNanos: UInt64, startMonotonicNanos: UInt64, intervalNanos: UInt64, sampleRate: UInt64 = 0,
+        maxDepth: UInt32 = 64
+    ) {
+        self.formatVersion = formatVersion
+        self.flags = flags
+        self.reason = reason
+        self.pid = pid
+        self.parentPID = parentPID
+        self.sequence = sequence
+        self.wallClockNanos = wallClockNanos
+        self.monotonicNanos = monotonicNanos
+        self.startWallClockNanos = startWallClockNanos
+        self.startMonotonicNanos = startMonotonicNanos
+        self.intervalNanos = intervalNanos
+        self.sampleRate = sampleRate
+        self.maxDepth = maxDepth
+    }
+}
+
+/// A loaded (or since unloaded) module: the main program, a shared library, the vDSO.
+public struct Module: Sendable, Hashable {
+    /// Position in the snapshot's module list; frames refer to modules by it.
+    public var index: UInt32
+    /// Whether the module was still loaded when the snapshot was taken.
+    public var isLoaded: Bool
+    /// Load bias: an address minus `base` is the module's ELF virtual address.
+    public var base: UInt64
+    public var start: UInt64
+    public var end: UInt64
+    public var buildID: [UInt8]
+    public var path: String
+
+    /// Creates a module record.
+    public init(index: UInt32, isLoaded: Bool = true, base: UInt64, start: UInt64, end: UInt64, buildID: [UInt8], path: String) {
+        self.index = index
+        self.isLoaded = isLoaded
+        self.base = base
+        self.start = start
+        self.end = end
+        self.buildID = buildID
+        self.path = path
+    }
+
+    /// The file name without directories, as reports show it.
+    public var name: String {
+        guard let slash = path.lastIndex(of: "/") else { return path.isEmpty ? "[unknown]" : path }
+        return String(path[path.index(after: slash)...])
+    }
+
+    /// The build-id as lowercase hex.
+    public var buildIDHex: String { hexString(buildID) }
+}
+
+/// A return address relative to its module.
+public struct Frame: Sendable, Hashable {
+    /// The module index meaning "no module": `offset` is then an absolute address.
+    public static let noModule: UInt32 = 0xFFFF_FFFF
+    public var module: UInt32
+    /// Module-relative (ELF virtual) return address.
+    public var offset: UInt64
+
+    /// Creates a frame.
+    public init(module: UInt32, offset: UInt64) {
+        self.module = module
+        self.offset = offset
+    }
+}
+
+/// A distinct call stack and what it allocated.
+public struct CallStack: Sendable, Hashable {
+    /// Stable within one process image (a fork child keeps its parent's ids).
+    public var id: UInt32
+    /// Leaf first: frames[0] called the allocator.
+    public var frames: [Frame]
+    public var liveBytes: UInt64
+    public var liveCount: UInt64
+    /// Cumulative since the tracker started.
+    public var allocatedBytes: UInt64
+    public var allocatedCount: UInt64
+
+    /// Creates a stack record.
+    public init(id: UInt32, frames: [Frame], liveBytes: UInt64, liveCount: UInt64, allocatedBytes: UInt64, allocatedCount: UInt64) {
+        self.id = id
+        self.frames = frames
+        self.liveBytes = liveBytes
+        self.liveCount = liveCount
+        self.allocatedBytes = allocatedBytes
+        self.allocatedCount = allocatedCount
+    }
+}
+
+/// Lowercase hex of bytes, two digits each.
+public func hexString(_ bytes: [UInt8]) -> String {
+    let digits = Array("0123456789abcdef")
+    var s = ""
+    s.reserveCapacity(bytes.count * 2)
+    for b in bytes {
+        s.append(digits[Int(b >> 4)])
+        s.append(digits[Int(b & 0xF)])
+    }
+    return s
+}

@@ -1,0 +1,99 @@
+import Foundation
+
+/// A session directory: one series of snapshots per traced process image.
+///
+/// Layout: `SESSION/pid-<pid>[.<image>]/snap-<sequence>.mds`; temporary files start with a dot.
+public struct Session: Sendable {
+    /// The session directory.
+    public let path: String
+    /// Every process image that wrote at least one snapshot, ordered by pid then image.
+    public let series: [Series]
+
+    /// The name of the file whose modification requests a snapshot from every traced process.
+    public static let triggerFileName = "trigger"
+
+    /// Lists the series of the session at `path`.
+    public static func open(_ path: String) throws(FormatError) -> Session {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw .unreadable(path: path, reason: "no such file or directory")
+        }
+        guard isDirectory.boolValue else { throw .notASession(path: path) }
+        let names: [String]
+        do {
+            names = try FileManager.default.contentsOfDirectory(atPath: path)
+        } catch {
+            throw .unreadable(path: path, reason: "cannot list the directory")
+        }
+        var series: [Series] = []
+        for name in names {
+            guard let (pid, image) = Series.parseName(name) else { continue }
+            let directory = (path as NSString).appendingPathComponent(name)
+            let files = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+            let snapshots = files.compactMap { file -> (UInt64, String)? in
+                guard let sequence = Series.parseSnapshotName(file) else { return nil }
+                return (sequence, (directory as NSString).appendingPathComponent(file))
+            }.sorted { $0.0 < $1.0 }.map(\.1)
+            if !snapshots.isEmpty {
+                series.append(Series(name: name, pid: pid, image: image, snapshotPaths: snapshots))
+            }
+        }
+        if series.isEmpty && !names.contains(where: { Series.parseName($0) != nil }) && !names.contains(triggerFileName) {
+            throw .notASession(path: path)
+        }
+        series.sort { ($0.pid, $0.image) < ($1.pid, $1.image) }
+        return Session(path: path, series: series)
+    }
+
+    /// Asks every process of the session at `path` to write a snapshot within about 0.1 s.
+    public static func requestSnapshot(sessionPath: String) throws(FormatError) {
+        let trigger = (sessionPath as NSString).appendingPathComponent(triggerFileName)
+        let fd = Foundation.open(trigger, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_TRUNC, 0o600)
+        guard fd >= 0 else { throw .unreadable(path: trigger, reason: systemError()) }
+        defer { close(fd) }
+        // The tracker compares modification times; set it explicitly in case the clock is coarse.
+        guard futimens(fd, nil) == 0 else { throw .unreadable(path: trigger, reason: systemError()) }
+    }
+}
+
+/// The snapshots of one process image, in sequence order.
+public struct Series: Sendable, Hashable {
+    /// Directory name, e.g. `pid-4217` or `pid-4217.2` for the second image after an exec.
+    public let name: String
+    public let pid: Int32
+    /// 1 for the first image of the pid, counting up across exec.
+    public let image: Int
+    public let snapshotPaths: [String]
+
+    /// Creates a series description.
+    public init(name: String, pid: Int32, image: Int, snapshotPaths: [String]) {
+        self.name = name
+        self.pid = pid
+        self.image = image
+        self.snapshotPaths = snapshotPaths
+    }
+
+    /// Reads every snapshot of the series.
+    public func loadSnapshots() throws(FormatError) -> [Snapshot] {
+        var snapshots: [Snapshot] = []
+        snapshots.reserveCapacity(snapshotPaths.count)
+        for path in snapshotPaths { snapshots.append(try SnapshotReader.read(path: path)) }
+        return snapshots
+    }
+
+    /// Parses `pid-<pid>` or `pid-<pid>.<image>`.
+    static func parseName(_ name: String) -> (Int32, Int)? {
+        guard name.hasPrefix("pid-") else { return nil }
+        let parts = name.dropFirst(4).split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count <= 2, let pid = Int32(parts[0]), pid > 0 else { return nil }
+        guard parts.count == 2 else { return (pid, 1) }
+        guard let image = Int(parts[1]), image >= 2 else { return nil }
+        return (pid, image)
+    }
+
+    /// Parses `snap-<sequence>.mds`.
+    static func parseSnapshotName(_ name: String) -> UInt64? {
+        guard name.hasPrefix("snap-"), name.hasSuffix("." + SnapshotFormat.fileExtension) else { return nil }
+        return UInt64(name.dropFirst(5).dropLast(SnapshotFormat.fileExtension.count + 1))
+    }
+}

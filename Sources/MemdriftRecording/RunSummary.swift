@@ -1,0 +1,84 @@
+import MemdriftCore
+
+/// Turns a frame into the text reports show; raw `module+0xoffset` until a symbolizer is given.
+public typealias FrameDescriber = @Sendable (Snapshot, Frame) -> String
+
+/// The end-of-run summary: per process, snapshots, heap and RSS start -> end, top growing call sites.
+public struct RunSummary {
+    /// Growing call sites listed per process.
+    public var topCallSites = 5
+    /// Processes listed in full; the rest are counted.
+    public var maximumProcesses = 10
+    /// Frames shown per call site.
+    public var framesPerCallSite = 6
+    public var describe: FrameDescriber = { snapshot, frame in snapshot.describe(frame) }
+
+    /// Creates a summary renderer with the default limits.
+    public init() {}
+
+    /// The summary text of the session at `path`. `mainPID` is listed first when given.
+    public func render(sessionPath path: String, mainPID: Int32? = nil) throws(FormatError) -> String {
+        let session = try Session.open(path)
+        var processes: [(series: Series, first: Snapshot, last: Snapshot)] = []
+        for s in session.series {
+            let snapshots = try s.loadSnapshots()
+            guard let first = snapshots.first, let last = snapshots.last else { continue }
+            processes.append((s, first, last))
+        }
+        var lines: [String] = []
+        let total = processes.reduce(0) { $0 + $1.series.snapshotPaths.count }
+        lines.append("memdrift: session \(path): \(processes.count) process\(processes.count == 1 ? "" : "es"), \(total) snapshot\(total == 1 ? "" : "s")")
+        if processes.isEmpty {
+            lines.append("  no snapshots were written (was the program static, setuid, or too short-lived to reach the tracker?)")
+            return lines.joined(separator: "\n") + "\n"
+        }
+        // The main process first, then by heap growth, so a leaking child is not buried.
+        processes.sort { a, b in
+            if (a.series.pid == mainPID) != (b.series.pid == mainPID) { return a.series.pid == mainPID }
+            return growth(a.first, a.last) > growth(b.first, b.last)
+        }
+        for p in processes.prefix(maximumProcesses) { lines.append(contentsOf: describeProcess(p.series, p.first, p.last)) }
+        if processes.count > maximumProcesses {
+            lines.append("  ... and \(processes.count - maximumProcesses) more processes (memdrift report shows all)")
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    private func growth(_ first: Snapshot, _ last: Snapshot) -> Int64 {
+        Int64(bitPattern: last.figures.heapLiveBytes &- first.figures.heapLiveBytes)
+    }
+
+    private func describeProcess(_ s: Series, _ first: Snapshot, _ last: Snapshot) -> [String] {
+        let command = last.commandLine.isEmpty ? last.executable : last.commandLine.joined(separator: " ")
+        let seconds = Double(last.header.monotonicNanos &- first.header.monotonicNanos) / 1e9
+        let count = s.snapshotPaths.count
+        var lines = [
+            "pid \(s.pid)\(s.image > 1 ? " (image \(s.image))" : ""): \(shorten(command, 90))",
+            "  \(count) snapshot\(count == 1 ? "" : "s") over \(Units.formatDuration(seconds)), last: \(last.header.reason)",
+            "  heap \(change(first.figures.heapLiveBytes, last.figures.heapLiveBytes))   rss \(change(first.figures.rss, last.figures.rss))",
+        ]
+        let growers = StackGrowth.ranking(from: first, to: last).prefix(topCallSites).filter { $0.deltaBytes > 0 }
+        if growers.isEmpty {
+            lines.append("  no call site grew between the first and the last snapshot")
+            return lines
+        }
+        lines.append("  top growing call sites (leaf first):")
+        for g in growers {
+            let frames = g.stack.frames.prefix(framesPerCallSite).map { describe(last, $0) }
+            let more = g.stack.frames.count > framesPerCallSite ? " <- ..." : ""
+            let blocks = g.deltaCount == 1 || g.deltaCount == -1 ? "block" : "blocks"
+            lines.append(
+                "    \(Units.formatDelta(g.deltaBytes)) (\(g.deltaCount > 0 ? "+" : "")\(g.deltaCount) \(blocks), \(Units.formatBytes(g.bytesAfter)) live)  "
+                    + frames.joined(separator: " <- ") + more)
+        }
+        return lines
+    }
+
+    private func change(_ from: UInt64, _ to: UInt64) -> String {
+        "\(Units.formatBytes(from)) -> \(Units.formatBytes(to)) (\(Units.formatDelta(Int64(bitPattern: to &- from))))"
+    }
+
+    private func shorten(_ text: String, _ limit: Int) -> String {
+        text.count <= limit ? text : String(text.prefix(limit - 3)) + "..."
+    }
+}

@@ -1,0 +1,37 @@
+import Foundation
+
+/// Creates the private directory a run writes its session into.
+public enum SessionDirectory {
+    /// The default name: `memdrift-<command>-<yyyyMMdd-HHmmss>` in the current directory.
+    public static func defaultName(command: String, date: Date = Date()) -> String {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.dateFormat = "yyyyMMdd-HHmmss"
+        let base = (command as NSString).lastPathComponent
+        let safe = String(base.map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" || $0 == "." ? $0 : "_" })
+        return "memdrift-\(safe.isEmpty ? "run" : safe)-\(formatter.string(from: date))"
+    }
+
+    /// Creates (or accepts an empty, private, own) directory and returns its absolute path.
+    ///
+    /// Refuses symlinks, other users' directories and directories that already hold files,
+    /// so two runs never mix their snapshots and nobody else can plant files in a session.
+    public static func prepare(_ requested: String?, command: String) throws(RecordingError) -> String {
+        let path = TrackerLocator.absolutePath(requested ?? defaultName(command: command))
+        if mkdir(path, 0o700) == 0 { return path }
+        let createError = errno
+        guard createError == EEXIST else {
+            throw .outputUnusable(path: path, reason: String(cString: strerror(createError)))
+        }
+        var info = stat()
+        guard lstat(path, &info) == 0 else { throw .outputUnusable(path: path, reason: String(cString: strerror(errno))) }
+        guard info.st_mode & S_IFMT == S_IFDIR else { throw .outputUnusable(path: path, reason: "it exists and is not a directory") }
+        guard info.st_uid == geteuid() else { throw .outputUnusable(path: path, reason: "it belongs to another user") }
+        let contents = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
+        guard contents.isEmpty else {
+            throw .outputUnusable(path: path, reason: "it is not empty; choose a new --output directory")
+        }
+        guard chmod(path, 0o700) == 0 else { throw .outputUnusable(path: path, reason: String(cString: strerror(errno))) }
+        return path
+    }
+}

@@ -1,0 +1,146 @@
+/*
+ * Internal interfaces between the tracker's files. Nothing here is exported:
+ * the library is built with -fvisibility=hidden and only the hooks and the
+ * functions in include/memdrift.h carry default visibility.
+ */
+#ifndef MEMDRIFT_TRACKER_H
+#define MEMDRIFT_TRACKER_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "memdrift.h"
+
+#define MD_EXPORT __attribute__((visibility("default")))
+#define MD_LIKELY(x) __builtin_expect(!!(x), 1)
+#define MD_UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+#define MD_MAX_DEPTH 256
+#define MD_DEFAULT_DEPTH 64
+#define MD_MAX_STACKS (1u << 24) /* stack ids are packed in 24 bits */
+#define MD_UNKNOWN_STACK 0u       /* id 0: the empty stack, used when unwinding or the table fails */
+
+/* ---- memory.c: mmap-backed memory and locks; never calls malloc ---- */
+
+/* Anonymous private mapping of `bytes` (rounded to pages); NULL on failure. Thread-safe. */
+void *md_map(size_t bytes);
+/* Releases a mapping made by md_map with the same size. Thread-safe. */
+void md_unmap(void *p, size_t bytes);
+/* Bytes currently mapped by the tracker. */
+uint64_t md_mapped_bytes(void);
+
+/* A spinlock that yields under contention. Allocation-free; not reentrant. */
+typedef struct {
+    _Atomic int held;
+} md_lock;
+void md_lock_acquire(md_lock *l);
+void md_lock_release(md_lock *l);
+/* Resets a lock in a fork child, where its holder no longer exists. */
+void md_lock_reset(md_lock *l);
+
+/* A growable byte buffer in mmap-backed memory. */
+typedef struct {
+    unsigned char *data;
+    size_t length;
+    size_t capacity;
+    int failed; /* a growth failed: the contents are incomplete */
+} md_buffer;
+/* Appends bytes; on failure marks the buffer failed and drops them. */
+void md_buffer_append(md_buffer *b, const void *bytes, size_t n);
+void md_buffer_u16(md_buffer *b, uint16_t v);
+void md_buffer_u32(md_buffer *b, uint32_t v);
+void md_buffer_u64(md_buffer *b, uint64_t v);
+/* Ensures room for `n` more bytes; returns a pointer to write them or NULL. */
+unsigned char *md_buffer_reserve(md_buffer *b, size_t n);
+
+/* ---- modules.c: the loaded-module registry ---- */
+
+/* One resolved frame: module index in the high 16 bits, module-relative address below. */
+typedef uint64_t md_frame;
+#define MD_FRAME_MODULE(f) ((uint32_t)((f) >> 48))
+#define MD_FRAME_OFFSET(f) ((f) & 0xFFFFFFFFFFFFull)
+#define MD_FRAME_NO_MODULE 0xFFFFu
+
+/* Resolves raw return addresses to (module, offset), refreshing the registry when the
+ * loader's counters show a dlopen/dlclose. Thread-safe (module lock); allocation-free. */
+void md_modules_resolve(const uintptr_t *addresses, int n, md_frame *out);
+/* Appends the MODULES section payload. Takes the module lock. */
+void md_modules_write(md_buffer *b);
+void md_modules_lock_for_fork(void);
+void md_modules_unlock_after_fork(int child);
+
+/* ---- unwind.c ---- */
+
+/* Computes the address ranges of the tracker's and libunwind's code, to skip their frames. */
+void md_unwind_init(void);
+/* Captures up to `max` return addresses of the caller, skipping the tracker's own frames. */
+int md_unwind_capture(uintptr_t *out, int max);
+
+/* ---- stacks.c: distinct stacks and their counters ---- */
+
+int md_stacks_init(void);
+/* Returns the id of the stack, inserting it when new. Lock-free for known stacks. */
+uint32_t md_stacks_intern(const uintptr_t *addresses, int n);
+/* Per-thread counters: no shared cache line is written for stacks the thread has seen. */
+void md_count_alloc(uint32_t stack, uint64_t bytes);
+void md_count_free(uint32_t stack, uint64_t bytes);
+/* Folds the calling thread's counters into the shared totals (thread exit). */
+void md_thread_retire(void *thread_block);
+uint32_t md_stacks_count(void);
+/* Writes figures and the STACKS section; `figures` receive totals (see snapshot.c). */
+typedef struct {
+    uint64_t live_bytes, live_count, alloc_bytes, alloc_count, free_bytes, free_count;
+    uint64_t stacks, dropped, threads;
+} md_totals;
+void md_stacks_write(md_buffer *b, md_totals *totals);
+void md_stacks_lock_for_fork(void);
+void md_stacks_unlock_after_fork(int child);
+
+/* ---- live.c: live allocations (pointer -> size, stack), sharded ---- */
+
+int md_live_init(void);
+/* Records a live block. If the pointer was already recorded (a free we did not see),
+ * returns 1 and the old entry's stack and size, which the caller credits as freed. */
+int md_live_insert(uintptr_t p, uint64_t size, uint32_t stack, uint32_t *old_stack, uint64_t *old_size);
+/* Removes a live block; returns 1 and its stack and size when it was recorded. */
+int md_live_remove(uintptr_t p, uint32_t *stack, uint64_t *size);
+uint64_t md_live_entries(void);
+void md_live_lock_for_fork(void);
+void md_live_unlock_after_fork(int child);
+
+/* ---- snapshot.c: the snapshot file ---- */
+
+/* Serializes a complete snapshot into `b`. */
+void md_snapshot_encode(md_buffer *b, uint32_t reason, uint32_t flags, uint64_t sequence);
+
+/* ---- session.c: lifecycle, configuration, the writer thread ---- */
+
+enum { MD_UNINITIALIZED = 0, MD_ACTIVE = 1, MD_OFF = 2 };
+extern _Atomic int md_state;
+/* Stops tracking for good after printing `what` and the error once on stderr. */
+void md_fail(const char *what, int error);
+/* Takes a snapshot now (serialized with the writer thread); 0 on success. */
+int md_take_snapshot(uint32_t reason, uint32_t flags);
+/* Called by the exec and _exit hooks before the image goes away; returns with the
+ * writer lock held so no snapshot is half-written when the image is replaced. */
+void md_before_image_ends(uint32_t reason);
+/* Called when exec failed: releases what md_before_image_ends took. */
+void md_after_failed_exec(void);
+
+/* Process-wide settings read at start-up. */
+typedef struct {
+    int depth;
+    uint64_t interval_ns;
+    uint64_t start_wall_ns, start_mono_ns;
+    pid_t pid;
+} md_settings;
+extern md_settings md_config;
+
+/* The calling thread's recursion guard (initial-exec TLS, safe inside malloc). */
+extern __thread int md_guard __attribute__((tls_model("initial-exec")));
+
+uint64_t md_now_ns(int clock);
+
+#endif /* MEMDRIFT_TRACKER_H */
