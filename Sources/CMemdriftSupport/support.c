@@ -1,6 +1,7 @@
 #include "memdrift_support.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdatomic.h>
@@ -33,7 +34,14 @@ void mds_watch_signals(void) {
     action.sa_sigaction = on_signal;
     action.sa_flags = SA_SIGINFO | SA_RESTART;
     sigemptyset(&action.sa_mask);
-    for (unsigned i = 0; i < WATCHED; i++) sigaction(watched[i], &action, NULL);
+    sigset_t mask;
+    sigemptyset(&mask);
+    for (unsigned i = 0; i < WATCHED; i++) {
+        sigaction(watched[i], &action, NULL);
+        sigaddset(&mask, watched[i]);
+    }
+    /* A parent may have started us with these blocked; we must see them to forward them. */
+    pthread_sigmask(SIG_UNBLOCK, &mask, NULL);
 }
 
 int mds_take_signal(int *from_terminal) {

@@ -11,7 +11,8 @@ extension Memdrift {
                 Writes a session directory with one series of snapshots per process (children and exec'd
                 images included), shows a live status line, and prints a summary per process at the end.
                 The command's stdin, stdout, stderr and exit code are left untouched; memdrift writes only
-                to stderr. Exit code: the command's (128+N when signal N ended it; 127 when it was not found).
+                to stderr. Exit code: the command's (128+N when signal N ended it; 127 when it was not found);
+                0 when --duration stopped it and it died of that SIGTERM or SIGKILL.
                 Ctrl-C reaches the command as usual; a third Ctrl-C kills the whole tree.
                 While it runs, `memdrift snapshot SESSION` asks every process for a snapshot now.
                 """)

@@ -51,6 +51,11 @@ public final class Recorder {
 
         let tracker = try TrackerLocator.locate(explicit: options.trackerPath)
         let sessionPath = try SessionDirectory.prepare(options.outputDirectory, command: command)
+        do {
+            try Session.writeDescription(sessionPath: sessionPath, command: options.command, intervalSeconds: options.interval)
+        } catch {
+            throw .outputUnusable(path: sessionPath, reason: error.description)
+        }
         _ = mds_become_subreaper()
         mds_watch_signals()
 
@@ -95,7 +100,6 @@ public final class Recorder {
         var watcher = SessionWatcher(path: session)
         var lastProgress = Date.distantPast
         var lastReported = 0
-        var stopping = false
         var interrupts = 0
         while true {
             if let code = reap(main: pid) { return code }
@@ -116,12 +120,13 @@ public final class Recorder {
             }
 
             let elapsed = Date().timeIntervalSince(start)
-            if let duration = options.duration, elapsed >= duration, !stopping {
-                stopping = true
+            if let duration = options.duration, elapsed >= duration {
                 clearStatus()
                 if !options.quiet { note("duration reached after \(Units.formatDuration(elapsed)): stopping the process tree") }
                 requestFinalSnapshots(watcher: &watcher, session: session)
-                return stop(pid)
+                let code = stop(pid)
+                // Dying from our own stop signal is the planned end of the run, not a failure.
+                return code == 128 + SIGTERM || code == 128 + SIGKILL ? 0 : code
             }
 
             if !options.quiet && Date().timeIntervalSince(lastProgress) >= 1 {

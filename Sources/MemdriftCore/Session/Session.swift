@@ -11,6 +11,8 @@ public struct Session: Sendable {
 
     /// The name of the file whose modification requests a snapshot from every traced process.
     public static let triggerFileName = "trigger"
+    /// The file `memdrift run` writes first: what was run, when, and how (never the environment).
+    public static let descriptionFileName = "session.json"
 
     /// Lists the series of the session at `path`.
     public static func open(_ path: String) throws(FormatError) -> Session {
@@ -38,11 +40,30 @@ public struct Session: Sendable {
                 series.append(Series(name: name, pid: pid, image: image, snapshotPaths: snapshots))
             }
         }
-        if series.isEmpty && !names.contains(where: { Series.parseName($0) != nil }) && !names.contains(triggerFileName) {
+        if series.isEmpty && !names.contains(where: { Series.parseName($0) != nil }) && !names.contains(descriptionFileName) {
             throw .notASession(path: path)
         }
         series.sort { ($0.pid, $0.image) < ($1.pid, $1.image) }
         return Session(path: path, series: series)
+    }
+
+    /// Writes `session.json` into a new session directory (mode 0600, never through a symlink).
+    public static func writeDescription(sessionPath: String, command: [String], intervalSeconds: Double, start: Date = Date()) throws(FormatError) {
+        struct Description: Encodable {
+            let schema = "memdrift.session/1"
+            let command: [String]
+            let started: String
+            let interval_seconds: Double
+        }
+        let formatter = ISO8601DateFormatter()
+        let description = Description(command: command, started: formatter.string(from: start), interval_seconds: intervalSeconds)
+        let path = (sessionPath as NSString).appendingPathComponent(descriptionFileName)
+        guard let data = try? JSONEncoder().encode(description) else { throw .unreadable(path: path, reason: "cannot encode") }
+        let fd = Foundation.open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw .unreadable(path: path, reason: systemError()) }
+        defer { close(fd) }
+        let written = data.withUnsafeBytes { Foundation.write(fd, $0.baseAddress, $0.count) }
+        guard written == data.count else { throw .unreadable(path: path, reason: systemError()) }
     }
 
     /// Asks every process of the session at `path` to write a snapshot within about 0.1 s.

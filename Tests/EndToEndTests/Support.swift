@@ -1,0 +1,95 @@
+import Foundation
+import MemdriftCore
+import Testing
+
+/// Where the built CLI, tracker and examples are: next to the test bundle.
+enum Built {
+    static let directory: String = {
+        let me = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        var dir = me.deletingLastPathComponent()
+        // Inside an .xctest bundle directory the binaries are one level up.
+        if dir.path.hasSuffix(".xctest") || dir.path.contains(".xctest/") {
+            while dir.path.contains(".xctest") { dir = dir.deletingLastPathComponent() }
+        }
+        return dir.path
+    }()
+
+    static func path(_ name: String) -> String { (directory as NSString).appendingPathComponent(name) }
+    static var memdrift: String { path("memdrift") }
+    static var tracker: String { path("libmemdrift-preload.so") }
+}
+
+/// The outcome of a finished process.
+struct Outcome {
+    var status: Int32
+    var stdout: Data
+    var stderr: Data
+    var stderrText: String { String(decoding: stderr, as: UTF8.self) }
+    var stdoutText: String { String(decoding: stdout, as: UTF8.self) }
+}
+
+/// Runs a program to completion (killing it after `timeout` seconds, which fails the test).
+func launch(_ executable: String, _ arguments: [String], environment: [String: String] = [:], timeout: Double = 120) throws -> Outcome {
+    let dir = try scratchDirectory()
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let out = "\(dir)/stdout", err = "\(dir)/stderr"
+    _ = FileManager.default.createFile(atPath: out, contents: nil)
+    _ = FileManager.default.createFile(atPath: err, contents: nil)
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+    process.standardInput = FileHandle.nullDevice
+    process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: out))
+    process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: err))
+    try process.run()
+    let deadline = Date().addingTimeInterval(timeout)
+    while process.isRunning && Date() < deadline { usleep(20_000) }
+    if process.isRunning {
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        Issue.record("\(executable) \(arguments) did not finish within \(timeout)s")
+    }
+    let status = process.terminationReason == .uncaughtSignal ? 128 + process.terminationStatus : process.terminationStatus
+    return Outcome(
+        status: status, stdout: try Data(contentsOf: URL(fileURLWithPath: out)), stderr: try Data(contentsOf: URL(fileURLWithPath: err)))
+}
+
+/// Runs `command` under `memdrift run` into a new session directory.
+func record(_ command: [String], flags: [String] = ["-q"], timeout: Double = 120) throws -> (Outcome, String) {
+    let session = try scratchDirectory() + "/session"
+    let outcome = try launch(Built.memdrift, ["run", "-o", session] + flags + ["--"] + command, timeout: timeout)
+    return (outcome, session)
+}
+
+func scratchDirectory() throws -> String {
+    let path = NSTemporaryDirectory() + "memdrift-e2e-" + UUID().uuidString
+    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    return path
+}
+
+/// A function's [start, end) in an executable, from `nm -S`.
+func symbolRange(_ name: String, in binary: String) throws -> Range<UInt64> {
+    let outcome = try launch("/usr/bin/nm", ["-S", "--defined-only", binary])
+    for line in outcome.stdoutText.split(separator: "\n") {
+        let fields = line.split(separator: " ")
+        guard fields.count == 4, fields[3] == name, let start = UInt64(fields[0], radix: 16), let size = UInt64(fields[1], radix: 16) else { continue }
+        return start..<start + size
+    }
+    throw TestFailure("no symbol \(name) in \(binary)")
+}
+
+struct TestFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+extension Snapshot {
+    /// The stacks whose leaf frame lies in `range` of the module named `module`.
+    func stacks(withLeafIn range: Range<UInt64>, module: String) -> [CallStack] {
+        stacks.filter { s in
+            guard let leaf = s.frames.first, let m = self.module(of: leaf) else { return false }
+            return m.name == module && range.contains(leaf.offset)
+        }
+    }
+}

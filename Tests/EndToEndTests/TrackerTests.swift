@@ -1,0 +1,84 @@
+import Foundation
+import MemdriftCore
+import Testing
+
+@Suite(.serialized) struct TrackerTests {
+    @Test func fourThreadsWithCrossThreadFreesBalanceExactly() throws {
+        let program = Built.path("thread-stress")
+        let (outcome, session) = try record([program, "100000"])
+        #expect(outcome.status == 0)
+        let series = try #require(try Session.open(session).series.first)
+        let last = try #require(try series.loadSnapshots().last)
+        #expect(last.header.isFinal)
+        let kept = last.stacks(withLeafIn: try symbolRange("keep_one", in: program), module: "thread-stress")
+        #expect(kept.reduce(0) { $0 + $1.liveBytes } == 4 * 777)
+        #expect(kept.reduce(0) { $0 + $1.liveCount } == 4)
+        let work = last.stacks(withLeafIn: try symbolRange("work_item", in: program), module: "thread-stress")
+        #expect(work.reduce(0) { $0 + $1.allocatedCount } == 400_000)
+        #expect(work.reduce(0) { $0 + $1.liveBytes } == 0)
+        #expect(last.figures[.threadsSeen] >= 5)
+    }
+
+    @Test func everyForkedChildRecordsItsOwnSeries() throws {
+        let program = Built.path("fork-children")
+        let (outcome, session) = try record([program, "50", "20"])
+        #expect(outcome.status == 0)
+        let all = try Session.open(session).series
+        #expect(all.count == 51)
+        let work = try symbolRange("child_work", in: program)
+        var sizes: Set<UInt64> = []
+        for s in all {
+            let last = try #require(try s.loadSnapshots().last)
+            for stack in last.stacks(withLeafIn: work, module: "fork-children") where stack.liveCount == 1 { sizes.insert(stack.liveBytes) }
+        }
+        #expect(sizes == Set((1...50).map { UInt64($0) * 1024 }))
+    }
+
+    @Test func killNineLeavesOnlyReadableSnapshots() throws {
+        for delay in [150_000, 420_000, 730_000, 1_050_000] as [UInt32] {
+            let session = try scratchDirectory()
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: Built.path("leaky-server"))
+            process.arguments = ["0", "5000"]
+            process.environment = ["LD_PRELOAD": Built.tracker, "MEMDRIFT_OUTPUT": session, "MEMDRIFT_INTERVAL_MS": "100"]
+            process.standardOutput = FileHandle.nullDevice
+            try process.run()
+            usleep(delay)
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+            let series = try Session.open(session).series
+            #expect(series.count == 1)
+            for path in series.flatMap(\.snapshotPaths) { _ = try SnapshotReader.read(path: path) }
+        }
+    }
+
+    @Test func anExecChainGetsASeriesPerImage() throws {
+        let steady = Built.path("steady")
+        let (outcome, session) = try record(["/bin/sh", "-c", "\(steady) 0.3 >/dev/null; exec \(steady) 0.3"])
+        #expect(outcome.status == 0)
+        let series = try Session.open(session).series
+        let images = Dictionary(grouping: series, by: \.pid).values.first { $0.count == 2 }
+        let pair = try #require(images).sorted { $0.image < $1.image }
+        #expect(try pair[0].loadSnapshots().last?.header.reason == .exec)
+        #expect(try pair[1].loadSnapshots().last?.executable == steady)
+        #expect(series.count == 3)  // sh, its forked child running steady, and sh's exec'd image
+    }
+
+    @Test func anUnusableOutputDirectoryIsReportedOnceAndTheProgramRunsOn() throws {
+        let dir = try scratchDirectory()
+        _ = FileManager.default.createFile(atPath: "\(dir)/not-a-directory", contents: nil)
+        let environment = ["LD_PRELOAD": Built.tracker, "MEMDRIFT_OUTPUT": "\(dir)/not-a-directory", "MEMDRIFT_INTERVAL_MS": "100"]
+        let traced = try launch(Built.path("leaky-server"), ["0.5"], environment: environment)
+        #expect(traced.status == 0)
+        #expect(traced.stdoutText.hasPrefix("leaky-server: "))
+        let lines = traced.stderrText.split(separator: "\n")
+        #expect(lines.count == 1)
+        #expect(lines.first?.hasPrefix("memdrift: unusable output directory \(dir)/not-a-directory: Not a directory; tracking stopped") == true)
+    }
+
+    @Test func withoutAnOutputDirectoryTheTrackerStaysOff() throws {
+        let traced = try launch(Built.path("steady"), ["0.2"], environment: ["LD_PRELOAD": Built.tracker])
+        #expect(traced.status == 0)
+        #expect(traced.stderr.isEmpty)
+    }
+}

@@ -1,0 +1,51 @@
+import Foundation
+import MemdriftCore
+import Testing
+
+@Suite struct SessionTests {
+    @Test func listsSeriesInPidAndImageOrderAndIgnoresTemporaryFiles() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try write(Fixtures.snapshot(pid: 9, sequence: 2), to: "\(dir)/pid-9/snap-000002.mds")
+        try write(Fixtures.snapshot(pid: 9, sequence: 1), to: "\(dir)/pid-9/snap-000001.mds")
+        try write(Fixtures.snapshot(pid: 9, sequence: 1), to: "\(dir)/pid-9.2/snap-000001.mds")
+        try write(Fixtures.snapshot(pid: 3, sequence: 1), to: "\(dir)/pid-3/snap-000001.mds")
+        try Data("partial".utf8).write(to: URL(fileURLWithPath: "\(dir)/pid-3/.snap-000002.tmp"))
+        try FileManager.default.createDirectory(atPath: "\(dir)/notes", withIntermediateDirectories: true)
+
+        let session = try Session.open(dir)
+        #expect(session.series.map(\.name) == ["pid-3", "pid-9", "pid-9.2"])
+        #expect(session.series[1].snapshotPaths.map { ($0 as NSString).lastPathComponent } == ["snap-000001.mds", "snap-000002.mds"])
+        #expect(try session.series[1].loadSnapshots().map(\.header.sequence) == [1, 2])
+    }
+
+    @Test func rejectsWhatIsNotASession() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try Data().write(to: URL(fileURLWithPath: "\(dir)/file"))
+        #expect(throws: FormatError.notASession(path: dir)) { try Session.open(dir) }
+        #expect(throws: FormatError.notASession(path: "\(dir)/file")) { try Session.open("\(dir)/file") }
+        #expect(throws: FormatError.self) { try Session.open("\(dir)/missing") }
+    }
+
+    @Test func aNewSessionIsOpenableAndRequestsTouchThePrivateTriggerFile() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try Session.writeDescription(sessionPath: dir, command: ["app"], intervalSeconds: 1)
+        try Session.requestSnapshot(sessionPath: dir)
+        let attributes = try FileManager.default.attributesOfItem(atPath: "\(dir)/trigger")
+        #expect((attributes[.posixPermissions] as? Int) == 0o600)
+        #expect(try Session.open(dir).series.isEmpty)
+    }
+}
+
+func temporaryDirectory() throws -> String {
+    let path = NSTemporaryDirectory() + "memdrift-test-" + UUID().uuidString
+    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    return path
+}
+
+func write(_ snapshot: Snapshot, to path: String) throws {
+    try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+    try Data(SnapshotEncoder.encode(snapshot)).write(to: URL(fileURLWithPath: path))
+}

@@ -1,0 +1,96 @@
+import MemdriftCore
+import Testing
+
+@Suite struct SnapshotReaderTests {
+    let path = "test.mds"
+
+    @Test func roundTripsEveryField() throws {
+        let original = Fixtures.snapshot()
+        let decoded = try SnapshotReader.decode(SnapshotEncoder.encode(original), path: path)
+        #expect(decoded.header == original.header)
+        #expect(decoded.executable == "/usr/bin/app")
+        #expect(decoded.commandLine == ["app", "--port", "8080"])
+        #expect(decoded.figures == original.figures)
+        #expect(decoded.modules == original.modules)
+        #expect(decoded.stacks == original.stacks)
+        #expect(decoded.modules[0].buildIDHex == "abcd01")
+        #expect(decoded.describe(decoded.stacks[1].frames[0]) == "app+0x1234")
+        #expect(decoded.describe(decoded.stacks[1].frames[2]) == "0xdead")
+    }
+
+    @Test func everyTruncationIsAnErrorNeverACrash() {
+        let bytes = SnapshotEncoder.encode(Fixtures.snapshot())
+        for cut in 0..<bytes.count {
+            #expect(throws: FormatError.self) { try SnapshotReader.decode(Array(bytes.prefix(cut)), path: path) }
+        }
+    }
+
+    @Test func namesEmptyForeignAndNewerFiles() {
+        #expect(throws: FormatError.empty(path: path)) { try SnapshotReader.decode([], path: path) }
+        #expect(throws: FormatError.notASnapshot(path: path)) {
+            try SnapshotReader.decode(Array("#!/bin/sh\necho hello\n".utf8), path: path)
+        }
+        var newer = SnapshotEncoder.encode(Fixtures.snapshot())
+        newer[8] = 9
+        #expect(throws: FormatError.newerVersion(path: path, found: 9, supported: SnapshotFormat.version)) {
+            try SnapshotReader.decode(newer, path: path)
+        }
+    }
+
+    @Test func detectsAFlippedByte() {
+        var bytes = SnapshotEncoder.encode(Fixtures.snapshot())
+        bytes[200] ^= 0x40
+        #expect(throws: FormatError.checksumMismatch(path: path)) { try SnapshotReader.decode(bytes, path: path) }
+    }
+
+    @Test func rejectsFramesPointingOutsideTheModuleList() {
+        var snapshot = Fixtures.snapshot()
+        snapshot.stacks[1].frames[0].module = 7
+        #expect(throws: FormatError.self) { try SnapshotReader.decode(SnapshotEncoder.encode(snapshot), path: path) }
+    }
+
+    @Test func randomBytesNeverCrash() {
+        var rng = SplitMix64(seed: 7)
+        let valid = SnapshotEncoder.encode(Fixtures.snapshot())
+        for round in 0..<2000 {
+            var bytes = valid
+            // Mutate a few bytes, then re-seal the checksum half of the time so the parser itself is exercised.
+            for _ in 0..<(1 + round % 4) { bytes[Int(rng.next() % UInt64(bytes.count))] = UInt8(truncatingIfNeeded: rng.next()) }
+            if round % 2 == 0 { bytes = resealed(bytes) }
+            _ = try? SnapshotReader.decode(bytes, path: path)
+        }
+    }
+
+    @Test func errorMessagesAreOneLineAndNameTheFile() {
+        let errors: [FormatError] = [
+            .empty(path: path), .notASnapshot(path: path), .newerVersion(path: path, found: 2, supported: 1),
+            .truncated(path: path, offset: 10, needed: 4), .corrupt(path: path, offset: 3, detail: "x"),
+            .checksumMismatch(path: path), .notASession(path: path), .unreadable(path: path, reason: "r"),
+        ]
+        for e in errors {
+            #expect(e.description.contains(path))
+            #expect(!e.description.contains("\n"))
+        }
+    }
+
+    private func resealed(_ bytes: [UInt8]) -> [UInt8] {
+        guard bytes.count > 8 else { return bytes }
+        var b = Array(bytes.prefix(bytes.count - 8))
+        let sum = b.withUnsafeBytes { SnapshotFormat.checksum($0) }
+        for i in 0..<8 { b.append(UInt8(truncatingIfNeeded: sum >> (8 * UInt64(i)))) }
+        return b
+    }
+}
+
+/// A small deterministic random generator for tests.
+struct SplitMix64 {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
