@@ -7,8 +7,15 @@ let trackerFlags: [CSetting] = [
     .unsafeFlags(["-O2", "-fvisibility=hidden", "-ftls-model=initial-exec", "-fno-omit-frame-pointer", "-Wall", "-Wextra"])
 ]
 
-// Examples keep every call frame so their stacks are predictable.
-let exampleFlags: [CSetting] = [.define("_GNU_SOURCE"), .unsafeFlags(["-O1", "-fno-omit-frame-pointer", "-fno-optimize-sibling-calls", "-g"])]
+// Examples keep every call frame so their stacks are predictable, and every malloc/free pair:
+// the compiler may otherwise elide a pair whose pointer does not escape.
+let exampleFlags: [CSetting] = [
+    .define("_GNU_SOURCE"),
+    .unsafeFlags([
+        "-O1", "-fno-omit-frame-pointer", "-fno-optimize-sibling-calls", "-g",
+        "-fno-builtin-malloc", "-fno-builtin-free", "-fno-builtin-calloc", "-fno-builtin-realloc",
+    ]),
+]
 
 func example(_ name: String, path: String, libraries: [String] = []) -> Target {
     .executableTarget(
