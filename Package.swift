@@ -42,7 +42,12 @@ let package = Package(
             linkerSettings: [.linkedLibrary("unwind"), .unsafeFlags(["-nostartfiles"])]),
         .target(name: "CMemdriftSupport"),
         .target(name: "MemdriftCore"),
-        .target(name: "MemdriftRecording", dependencies: ["MemdriftCore", "CMemdriftSupport"]),
+        .systemLibrary(name: "CElfDwarf", path: "Sources/CElfDwarf"),
+        .target(
+            name: "MemdriftSymbolization",
+            dependencies: ["CElfDwarf", "MemdriftCore"],
+            linkerSettings: [.linkedLibrary("elf"), .linkedLibrary("dw"), .linkedLibrary("stdc++")]),
+        .target(name: "MemdriftRecording", dependencies: ["MemdriftCore", "MemdriftSymbolization", "CMemdriftSupport"]),
         .executableTarget(
             name: "MemdriftCLI",
             dependencies: [
@@ -58,6 +63,7 @@ let package = Package(
         example("fork-children", path: "fork-children"),
 
         .testTarget(name: "MemdriftCoreTests", dependencies: ["MemdriftCore"]),
+        .testTarget(name: "MemdriftSymbolizationTests", dependencies: ["MemdriftSymbolization", "MemdriftCore"], exclude: ["Golden"]),
         .testTarget(name: "MemdriftRecordingTests", dependencies: ["MemdriftRecording"]),
         .testTarget(name: "EndToEndTests", dependencies: ["MemdriftCore"]),
     ]

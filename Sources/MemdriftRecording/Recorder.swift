@@ -208,8 +208,10 @@ public final class Recorder {
             parts.append("rss \(Units.formatBytes(last.figures.rss))")
             let heapChange = Int64(bitPattern: last.figures.heapLiveBytes &- first.figures.heapLiveBytes)
             parts.append("heap \(Units.formatBytes(last.figures.heapLiveBytes)) (\(Units.formatDelta(heapChange)))")
-            if let top = StackGrowth.ranking(from: first, to: last).first, top.deltaBytes > 0, let leaf = top.stack.frames.first {
-                parts.append("top \(summary.describe(last, leaf)) \(Units.formatDelta(top.deltaBytes))")
+            if let top = StackGrowth.ranking(from: first, to: last).first, top.deltaBytes > 0,
+                let leaf = summary.names(of: top.stack, in: last).first
+            {
+                parts.append("top \(leaf) \(Units.formatDelta(top.deltaBytes))")
             }
         } else {
             parts.append("waiting for the first snapshot")

@@ -1,7 +1,5 @@
 import MemdriftCore
-
-/// Turns a frame into the text reports show; raw `module+0xoffset` until a symbolizer is given.
-public typealias FrameDescriber = @Sendable (Snapshot, Frame) -> String
+import MemdriftSymbolization
 
 /// The end-of-run summary: per process, snapshots, heap and RSS start -> end, top growing call sites.
 public struct RunSummary {
@@ -11,15 +9,22 @@ public struct RunSummary {
     public var maximumProcesses = 10
     /// Frames shown per call site.
     public var framesPerCallSite = 6
-    public var describe: FrameDescriber = { snapshot, frame in snapshot.describe(frame) }
+    /// Names frames; allocator and runtime frames are folded away unless it keeps full stacks.
+    public var stacks: StackSymbolizer
 
     /// Creates a summary renderer with the default limits.
-    public init() {}
+    public init(stacks: StackSymbolizer = StackSymbolizer()) { self.stacks = stacks }
+
+    /// The leaf-first frame names of a stack as reports show them.
+    public func names(of stack: CallStack, in snapshot: Snapshot) -> [String] {
+        let frames = stacks.frames(of: stack, in: snapshot)
+        return frames.isEmpty ? ["[no stack]"] : frames.map(\.displayName)
+    }
 
     /// The summary text of the session at `path`. `mainPID` is listed first when given.
     public func render(sessionPath path: String, mainPID: Int32? = nil) throws(FormatError) -> String {
         let session = try Session.open(path)
-        var processes: [(series: Series, first: Snapshot, last: Snapshot)] = []
+        var processes: [(series: SnapshotSeries, first: Snapshot, last: Snapshot)] = []
         for s in session.series {
             let snapshots = try s.loadSnapshots()
             guard let first = snapshots.first, let last = snapshots.last else { continue }
@@ -48,7 +53,7 @@ public struct RunSummary {
         Int64(bitPattern: last.figures.heapLiveBytes &- first.figures.heapLiveBytes)
     }
 
-    private func describeProcess(_ s: Series, _ first: Snapshot, _ last: Snapshot) -> [String] {
+    private func describeProcess(_ s: SnapshotSeries, _ first: Snapshot, _ last: Snapshot) -> [String] {
         let command = last.commandLine.isEmpty ? last.executable : last.commandLine.joined(separator: " ")
         let seconds = Double(last.header.monotonicNanos &- first.header.monotonicNanos) / 1e9
         let count = s.snapshotPaths.count
@@ -64,8 +69,9 @@ public struct RunSummary {
         }
         lines.append("  top growing call sites (leaf first):")
         for g in growers {
-            let frames = g.stack.frames.prefix(framesPerCallSite).map { describe(last, $0) }
-            let more = g.stack.frames.count > framesPerCallSite ? " <- ..." : ""
+            let names = names(of: g.stack, in: last)
+            let frames = names.prefix(framesPerCallSite)
+            let more = names.count > framesPerCallSite ? " <- ..." : ""
             let blocks = g.deltaCount == 1 || g.deltaCount == -1 ? "block" : "blocks"
             lines.append(
                 "    \(Units.formatDelta(g.deltaBytes)) (\(g.deltaCount > 0 ? "+" : "")\(g.deltaCount) \(blocks), \(Units.formatBytes(g.bytesAfter)) live)  "

@@ -5,7 +5,7 @@ struct SessionWatcher {
     let path: String
     private var cache: [String: Snapshot] = [:]
     private(set) var snapshotCount = 0
-    private(set) var series: [Series] = []
+    private(set) var series: [SnapshotSeries] = []
 
     init(path: String) { self.path = path }
 
@@ -17,7 +17,7 @@ struct SessionWatcher {
     }
 
     /// The first and newest snapshots of a series (the same when it has one).
-    mutating func endpoints(of s: Series) -> (first: Snapshot, last: Snapshot)? {
+    mutating func endpoints(of s: SnapshotSeries) -> (first: Snapshot, last: Snapshot)? {
         guard let firstPath = s.snapshotPaths.first, let lastPath = s.snapshotPaths.last,
             let first = load(firstPath), let last = load(lastPath)
         else { return nil }
@@ -35,7 +35,7 @@ struct SessionWatcher {
     }
 
     /// The series a pid wrote last (its newest image).
-    func latestSeries(of pid: Int32) -> Series? {
+    func latestSeries(of pid: Int32) -> SnapshotSeries? {
         series.filter { $0.pid == pid }.max { $0.image < $1.image }
     }
 }

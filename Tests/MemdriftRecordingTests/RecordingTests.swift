@@ -58,7 +58,7 @@ import Testing
         #expect(lines[0] == "memdrift: session \(dir): 2 processes, 4 snapshots")
         #expect(lines[1].hasPrefix("pid 10: app --serve"))
         #expect(lines[3].contains("heap 4.1 KiB -> 52.9 KiB (+48.8 KiB)"))
-        #expect(lines[5].hasPrefix("    +48.8 KiB (+200 blocks, 48.9 KiB live)  app+0x1234 <- libc.so.6+0x2724a"))
+        #expect(lines[5] == "    +48.8 KiB (+200 blocks, 48.9 KiB live)  app+0x1234 (module missing) <- libc.so.6+0x2724a (module missing)")
         #expect(text.contains("pid 11: app --serve"))
     }
 

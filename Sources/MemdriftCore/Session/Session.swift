@@ -7,7 +7,7 @@ public struct Session: Sendable {
     /// The session directory.
     public let path: String
     /// Every process image that wrote at least one snapshot, ordered by pid then image.
-    public let series: [Series]
+    public let series: [SnapshotSeries]
 
     /// The name of the file whose modification requests a snapshot from every traced process.
     public static let triggerFileName = "trigger"
@@ -27,20 +27,20 @@ public struct Session: Sendable {
         } catch {
             throw .unreadable(path: path, reason: "cannot list the directory")
         }
-        var series: [Series] = []
+        var series: [SnapshotSeries] = []
         for name in names {
-            guard let (pid, image) = Series.parseName(name) else { continue }
+            guard let (pid, image) = SnapshotSeries.parseName(name) else { continue }
             let directory = (path as NSString).appendingPathComponent(name)
             let files = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
             let snapshots = files.compactMap { file -> (UInt64, String)? in
-                guard let sequence = Series.parseSnapshotName(file) else { return nil }
+                guard let sequence = SnapshotSeries.parseSnapshotName(file) else { return nil }
                 return (sequence, (directory as NSString).appendingPathComponent(file))
             }.sorted { $0.0 < $1.0 }.map(\.1)
             if !snapshots.isEmpty {
-                series.append(Series(name: name, pid: pid, image: image, snapshotPaths: snapshots))
+                series.append(SnapshotSeries(name: name, pid: pid, image: image, snapshotPaths: snapshots))
             }
         }
-        if series.isEmpty && !names.contains(where: { Series.parseName($0) != nil }) && !names.contains(descriptionFileName) {
+        if series.isEmpty && !names.contains(where: { SnapshotSeries.parseName($0) != nil }) && !names.contains(descriptionFileName) {
             throw .notASession(path: path)
         }
         series.sort { ($0.pid, $0.image) < ($1.pid, $1.image) }
@@ -78,7 +78,7 @@ public struct Session: Sendable {
 }
 
 /// The snapshots of one process image, in sequence order.
-public struct Series: Sendable, Hashable {
+public struct SnapshotSeries: Sendable, Hashable {
     /// Directory name, e.g. `pid-4217` or `pid-4217.2` for the second image after an exec.
     public let name: String
     public let pid: Int32
