@@ -31,6 +31,8 @@ let package = Package(
         // libmemdrift-preload.so; scripts/build.sh links libmemdrift.so beside it.
         .library(name: "memdrift-preload", type: .dynamic, targets: ["MemdriftTracker"]),
         .library(name: "MemdriftCore", targets: ["MemdriftCore"]),
+        // An example plugin that leaks, loaded with dlopen by plugin-host.
+        .library(name: "leaky-plugin", type: .dynamic, targets: ["LeakyPlugin"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
@@ -51,9 +53,11 @@ let package = Package(
         .executableTarget(
             name: "MemdriftCLI",
             dependencies: [
-                "MemdriftCore", "MemdriftRecording",
+                "MemdriftCore", "MemdriftRecording", "MemdriftSymbolization",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
+
+        .executableTarget(name: "memdrift-bench", dependencies: ["MemdriftSymbolization"], path: "Sources/MemdriftBench"),
 
         example("leaky-server", path: "leaky-server"),
         example("bounded-cache", path: "bounded-cache"),
@@ -61,10 +65,14 @@ let package = Package(
         example("alloc-storm", path: "alloc-storm", libraries: ["pthread"]),
         example("thread-stress", path: "thread-stress", libraries: ["pthread"]),
         example("fork-children", path: "fork-children"),
+        example("plugin-host", path: "plugin-host", libraries: ["dl"]),
+        .target(name: "LeakyPlugin", path: "Examples/leaky-plugin", cSettings: exampleFlags, linkerSettings: [.unsafeFlags(["-nostartfiles"])]),
+        .executableTarget(name: "leaky-cpp", path: "Examples/leaky-cpp", cxxSettings: [.unsafeFlags(["-O1", "-g", "-fno-omit-frame-pointer", "-fno-optimize-sibling-calls"])]),
+        .executableTarget(name: "leaky-swift", path: "Examples/leaky-swift", swiftSettings: [.unsafeFlags(["-O", "-g"])]),
 
         .testTarget(name: "MemdriftCoreTests", dependencies: ["MemdriftCore"]),
         .testTarget(name: "MemdriftSymbolizationTests", dependencies: ["MemdriftSymbolization", "MemdriftCore"], exclude: ["Golden"]),
         .testTarget(name: "MemdriftRecordingTests", dependencies: ["MemdriftRecording"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["MemdriftCore"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["MemdriftCore", "MemdriftSymbolization", "MemdriftRecording"], exclude: ["Golden"]),
     ]
 )

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import MemdriftRecording
+import MemdriftSymbolization
 
 extension Memdrift {
     /// `memdrift run`: record a command under the tracker.
@@ -35,6 +36,9 @@ extension Memdrift {
         @Option(name: .long, help: "Time between SIGTERM and SIGKILL when --duration stops the tree.", transform: Parse.seconds)
         var grace: Double = 5
 
+        @Flag(name: .long, help: "Show allocator, runtime and tracker frames too, instead of starting at the code that asked for memory.")
+        var fullStacks = false
+
         @Flag(name: [.short, .long], help: "Print nothing: no status line, no summary (the session is still written).")
         var quiet = false
 
@@ -50,7 +54,9 @@ extension Memdrift {
             options.depth = depth
             options.grace = grace
             options.quiet = quiet
-            let result = try userFacing { try Recorder(options: options).run() }
+            let recorder = Recorder(options: options)
+            recorder.summary = RunSummary(stacks: StackSymbolizer(fullStacks: fullStacks))
+            let result = try userFacing { try recorder.run() }
             throw ExitCode(result.exitCode)
         }
     }

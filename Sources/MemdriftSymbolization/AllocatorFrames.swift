@@ -149,9 +149,24 @@ public enum AllocatorFrames {
         return qualified[separator.upperBound...]
     }
 
+    /// `generic specialization <Int> of Swift.Array._createNewBuffer(...)` is still `Swift.Array._createNewBuffer`.
+    static func withoutSwiftSpecialization(_ name: Substring) -> Substring {
+        for prefix in ["generic specialization <", "generic pre-specialization <"] where name.hasPrefix(prefix) {
+            var depth = 1
+            var index = name.index(name.startIndex, offsetBy: prefix.count)
+            while index < name.endIndex && depth > 0 {
+                if name[index] == "<" { depth += 1 } else if name[index] == ">" { depth -= 1 }
+                index = name.index(after: index)
+            }
+            let rest = name[index...]
+            return rest.hasPrefix(" of ") ? rest.dropFirst(4) : name
+        }
+        return name
+    }
+
     private static func isSwiftRuntimeOrStorage(_ function: String) -> Bool {
         if swiftRuntimePrefixes.contains(where: function.hasPrefix) { return true }
-        var name = Substring(function)
+        var name = withoutSwiftSpecialization(Substring(function))
         for prefix in ["specialized ", "merged ", "partial apply for "] where name.hasPrefix(prefix) {
             name = name.dropFirst(prefix.count)
         }

@@ -42,6 +42,8 @@ struct AllocatorFramesTests {
         ("Swift._ContiguousArrayBuffer._consumeAndCreateNew(bufferIsUnique:minimumCapacity:growForAppend:)", "/usr/bin/app"),
         ("specialized Swift._ArrayBuffer._consumeAndCreateNew(bufferIsUnique:minimumCapacity:growForAppend:)", "/usr/bin/app"),
         ("Swift.Array._createNewBuffer(bufferIsUnique:minimumCapacity:growForAppend:)", "/usr/bin/app"),
+        ("generic pre-specialization <Swift.AnyObject> of Swift.Array._createNewBuffer(bufferIsUnique:minimumCapacity:growForAppend:)", "/usr/lib/swift/linux/libswiftCore.so"),
+        ("generic specialization <Swift.Int, Swift.Array<Swift.Int>> of Swift._NativeDictionary._copyOrMoveAndResize(capacity:moveElements:)", "/usr/bin/app"),
         ("Swift._allocateUninitializedArray<A>(_:)", "/usr/bin/app"),
         ("Swift._StringGuts.grow(_:)", "/usr/bin/app"),
         ("Swift._NativeDictionary.resize(capacity:)", "/usr/bin/app"),
