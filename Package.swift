@@ -49,11 +49,13 @@ let package = Package(
             name: "MemdriftSymbolization",
             dependencies: ["CElfDwarf", "MemdriftCore"],
             linkerSettings: [.linkedLibrary("elf"), .linkedLibrary("dw"), .linkedLibrary("stdc++")]),
+        .target(name: "MemdriftAnalysis", dependencies: ["MemdriftCore", "MemdriftSymbolization"]),
+        .target(name: "MemdriftExport", dependencies: ["MemdriftCore", "MemdriftSymbolization", "MemdriftAnalysis"]),
         .target(name: "MemdriftRecording", dependencies: ["MemdriftCore", "MemdriftSymbolization", "CMemdriftSupport"]),
         .executableTarget(
             name: "MemdriftCLI",
             dependencies: [
-                "MemdriftCore", "MemdriftRecording", "MemdriftSymbolization",
+                "MemdriftCore", "MemdriftRecording", "MemdriftSymbolization", "MemdriftAnalysis", "MemdriftExport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
@@ -66,12 +68,17 @@ let package = Package(
         example("thread-stress", path: "thread-stress", libraries: ["pthread"]),
         example("fork-children", path: "fork-children"),
         example("plugin-host", path: "plugin-host", libraries: ["dl"]),
+        example("sawtooth", path: "sawtooth"),
+        example("mmap-growth", path: "mmap-growth"),
+        example("slow-leak", path: "slow-leak"),
+        example("leaky-child", path: "leaky-child"),
         .target(name: "LeakyPlugin", path: "Examples/leaky-plugin", cSettings: exampleFlags, linkerSettings: [.unsafeFlags(["-nostartfiles"])]),
         .executableTarget(name: "leaky-cpp", path: "Examples/leaky-cpp", cxxSettings: [.unsafeFlags(["-O1", "-g", "-fno-omit-frame-pointer", "-fno-optimize-sibling-calls"])]),
         .executableTarget(name: "leaky-swift", path: "Examples/leaky-swift", swiftSettings: [.unsafeFlags(["-O", "-g"])]),
 
         .testTarget(name: "MemdriftCoreTests", dependencies: ["MemdriftCore"]),
         .testTarget(name: "MemdriftSymbolizationTests", dependencies: ["MemdriftSymbolization", "MemdriftCore"], exclude: ["Golden"]),
+        .testTarget(name: "MemdriftAnalysisTests", dependencies: ["MemdriftAnalysis", "MemdriftCore", "MemdriftSymbolization"]),
         .testTarget(name: "MemdriftRecordingTests", dependencies: ["MemdriftRecording"]),
         .testTarget(name: "EndToEndTests", dependencies: ["MemdriftCore", "MemdriftSymbolization", "MemdriftRecording"], exclude: ["Golden"]),
     ]

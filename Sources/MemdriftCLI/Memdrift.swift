@@ -12,10 +12,11 @@ struct Memdrift: ParsableCommand {
         discussion: """
             Record a process with `memdrift run`; every command reads the session directory it writes.
             Durations read like 90s, 30m or 2h; sizes like 512KiB, 10MB or 1GiB.
-            Exit codes: the target's for run, 2 for bad input or usage.
+            Exit codes: the target's for run (the gate's with --gate), 0/1 for gate's pass/fail,
+            2 for bad input or usage.
             """,
         version: "0.1.0",
-        subcommands: [Run.self, SnapshotRequest.self])
+        subcommands: [Run.self, Report.self, Diff.self, GateCommand.self, SnapshotRequest.self])
 
     /// Parses and runs; usage errors and bad input are one line on stderr and exit code 2.
     static func main() {

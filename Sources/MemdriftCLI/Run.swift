@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import MemdriftRecording
+import MemdriftAnalysis
 import MemdriftSymbolization
 
 extension Memdrift {
@@ -16,6 +17,7 @@ extension Memdrift {
                 0 when --duration stopped it and it died of that SIGTERM or SIGKILL.
                 Ctrl-C reaches the command as usual; a third Ctrl-C kills the whole tree.
                 While it runs, `memdrift snapshot SESSION` asks every process for a snapshot now.
+                With --gate, the gate's thresholds are applied at the end and its exit code is returned.
                 """)
 
         @Option(name: .long, help: "Stop the process tree after this long (e.g. 90s, 30m, 2h). Default: wait for it to exit.", transform: Parse.seconds)
@@ -36,11 +38,14 @@ extension Memdrift {
         @Option(name: .long, help: "Time between SIGTERM and SIGKILL when --duration stops the tree.", transform: Parse.seconds)
         var grace: Double = 5
 
-        @Flag(name: .long, help: "Show allocator, runtime and tracker frames too, instead of starting at the code that asked for memory.")
-        var fullStacks = false
-
         @Flag(name: [.short, .long], help: "Print nothing: no status line, no summary (the session is still written).")
         var quiet = false
+
+        @Flag(name: .long, help: "Apply the gate's thresholds at the end and exit with its code (0 pass, 1 fail) instead of the command's.")
+        var gate = false
+
+        @OptionGroup var thresholds: GateOptionGroup
+        @OptionGroup var analysis: AnalysisOptionGroup
 
         @Argument(parsing: .captureForPassthrough, help: "The command to run and its arguments, after '--'.")
         var command: [String] = []
@@ -54,10 +59,33 @@ extension Memdrift {
             options.depth = depth
             options.grace = grace
             options.quiet = quiet
+            _ = try analysis.options()  // reject bad analysis flags before the run, not after it
             let recorder = Recorder(options: options)
-            recorder.summary = RunSummary(stacks: StackSymbolizer(fullStacks: fullStacks))
+            recorder.summary = RunSummary(stacks: analysis.stackSymbolizer())
             let result = try userFacing { try recorder.run() }
-            throw ExitCode(result.exitCode)
+            guard gate || !quiet else { throw ExitCode(result.exitCode) }
+            let verdict: SessionAnalysis
+            do {
+                verdict = try analysis.analyze(result.sessionPath)
+            } catch {
+                // A run that wrote nothing cannot be judged; without --gate that is not an error.
+                if gate { throw error }
+                throw ExitCode(result.exitCode)
+            }
+            if !quiet { FileHandle.standardError.write(Data(Self.verdictLine(verdict).utf8)) }
+            guard gate else { throw ExitCode(result.exitCode) }
+            throw ExitCode(try thresholds.apply(to: verdict))
+        }
+
+        /// One line naming the session's verdict and the process and call site behind it.
+        static func verdictLine(_ analysis: SessionAnalysis) -> String {
+            var line = "memdrift: verdict \(analysis.verdict.rawValue)"
+            if let p = analysis.processes.first(where: { $0.verdict == analysis.verdict && $0.verdict != .stable }) {
+                line += " (pid \(p.series.pid)"
+                if let top = p.suspects.first?.frames.first { line += ": \(top.displayName)" }
+                line += ")"
+            }
+            return line + "; details: memdrift report \(analysis.path)\n"
         }
     }
 }
