@@ -59,7 +59,8 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
-        .executableTarget(name: "memdrift-bench", dependencies: ["MemdriftSymbolization"], path: "Sources/MemdriftBench"),
+        .executableTarget(
+            name: "memdrift-bench", dependencies: ["MemdriftCore", "MemdriftSymbolization", "MemdriftAnalysis"], path: "Sources/MemdriftBench"),
 
         example("leaky-server", path: "leaky-server"),
         example("bounded-cache", path: "bounded-cache"),

@@ -12,6 +12,7 @@ trap 'rm -rf "$work"' EXIT
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -r)"
 echo
 "$bin/memdrift-bench" symbolize 100000
+"$bin/memdrift-bench" report 10000 360
 echo
 
 # Wall time of one command in seconds.

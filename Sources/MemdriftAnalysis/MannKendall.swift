@@ -2,8 +2,11 @@ import Foundation
 
 /// Direction of a monotonic trend found by the Mann-Kendall test.
 public enum Trend: String, Sendable, Codable {
+    /// Significantly increasing.
     case increasing
+    /// Significantly decreasing.
     case decreasing
+    /// No significant monotonic trend.
     case none
 }
 
@@ -175,6 +178,17 @@ public struct MannKendall {
 enum Normal {
     /// Two-sided 95% critical value.
     static let z95 = quantile(twoSidedConfidence: 0.95)
+    /// Two-sided 90% critical value (the default tail confidence).
+    static let z90 = quantile(twoSidedConfidence: 0.90)
+
+    /// Critical value for `confidence`, skipping the bisection for the common levels.
+    static func critical(twoSidedConfidence confidence: Double) -> Double {
+        switch confidence {
+        case 0.95: z95
+        case 0.90: z90
+        default: quantile(twoSidedConfidence: confidence)
+        }
+    }
 
     /// Two-sided critical value: z with P(|Z| <= z) = `confidence`.
     static func quantile(twoSidedConfidence confidence: Double) -> Double {

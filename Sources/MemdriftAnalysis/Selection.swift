@@ -46,7 +46,9 @@ enum Selection {
     }
 
     /// The element at rank `rank + 1`, given `value` at `rank`.
-    static func successor(_ values: UnsafeBufferPointer<Double>, of value: Double, rank: Int) -> Double {
+    static func successor(
+        _ values: UnsafeBufferPointer<Double>, of value: Double, rank: Int
+    ) -> Double {
         var above = 0
         var next = Double.infinity
         let infinityBits = Double.infinity.bitPattern

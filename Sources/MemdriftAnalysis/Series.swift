@@ -80,11 +80,37 @@ struct Samples {
         self.y = my
     }
 
+    /// Block means of consecutive samples so that at most `limit` points remain (the input
+    /// itself when it is short enough). Means keep level and trend and shrink noise.
+    static func blockMeans(x: [Double], y: [Double], limit: Int) -> ([Double], [Double]) {
+        let n = x.count
+        guard limit >= 3, n > limit else { return (x, y) }
+        let size = (n + limit - 1) / limit
+        var meanX: [Double] = []
+        var meanY: [Double] = []
+        meanX.reserveCapacity(limit)
+        meanY.reserveCapacity(limit)
+        var start = 0
+        while start < n {
+            let end = min(start + size, n)
+            var sumX = 0.0
+            var sumY = 0.0
+            for i in start..<end {
+                sumX += x[i]
+                sumY += y[i]
+            }
+            let count = Double(end - start)
+            meanX.append(sumX / count)
+            meanY.append(sumY / count)
+            start = end
+        }
+        return (meanX, meanY)
+    }
+
     /// Samples from index `start` to the end.
     func suffix(from start: Int) -> Samples {
         Samples(x: Array(x[start...]), y: Array(y[start...]))
     }
-
 }
 
 extension Array where Element == Double {

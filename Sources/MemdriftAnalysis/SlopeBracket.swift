@@ -6,14 +6,15 @@
 /// exact slope-selection algorithms (Cole, Salowe, Steiger, Szemerédi; Matoušek; Dillencourt,
 /// Mount and Netanyahu). Here it is used in its simplest randomized form:
 ///
-/// 1. a deterministic random sample of pair slopes brackets the wanted ranks, [lo, hi];
+/// 1. a deterministic random sample of up to 2,048 pair slopes brackets the wanted ranks,
+///    [lo, hi];
 /// 2. one merge sort at θ = lo counts the slopes below the bracket and yields the order of
 ///    the points by r at lo;
 /// 3. a second merge sort of that order by r at θ = hi lists exactly the pairs inside the
 ///    bracket (those whose order flips between lo and hi), K of them, in O(n log n + K);
 /// 4. selection on those K slopes gives the answer.
 ///
-/// At n = 324 this is ~3,500 slopes instead of 52,000. Slopes are computed from the original
+/// At n = 324 this lists about 2,400 slopes instead of 52,000. Slopes are computed from the original
 /// times exactly as the brute-force path does, so both paths return identical values; only
 /// slopes within rounding of lo or hi can trade places, and then only with each other.
 struct SlopeBracket {
@@ -44,7 +45,7 @@ struct SlopeBracket {
     func orderStatistics(ranks: [Int]) -> [Double]? {
         guard n >= 3, !ranks.isEmpty else { return nil }
         // Sample size balances sampling cost (m) against bracket size (~N / sqrt(m)).
-        let m = min(1_024, max(128, pairs / 16))
+        let m = min(2_048, max(128, pairs / 16))
         var rng = SplitMix64(seed: 0x6D65_6D64_7269_6674 ^ UInt64(n))
         var sample = [Double](repeating: 0, count: m)
         for t in 0..<m {

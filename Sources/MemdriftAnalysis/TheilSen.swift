@@ -31,7 +31,7 @@ public struct TheilSen {
         guard var e = estimate(x: samples.x, y: samples.y) else { return nil }
         if let confidence {
             let variance = MannKendall.statistic(samples.y).variance * max(varianceFactor, 1)
-            let z = Normal.quantile(twoSidedConfidence: confidence)
+            let z = Normal.critical(twoSidedConfidence: confidence)
             let interval = confidenceInterval(
                 x: samples.x, y: samples.y, z: z, sVariance: variance)
             e.slopeLower = interval?.lowerBound
@@ -63,7 +63,7 @@ public struct TheilSen {
             pairCount: pairs)
     }
 
-    /// Sen's interval: the slopes at ranks (N ∓ z·sqrt(Var S)) / 2 (Gilbert 1987, §16.5).
+    /// Sen's interval: the slopes at ranks (N ∓ z·sqrt(Var S)) / 2 (Sen 1968; Gilbert 1987).
     static func confidenceInterval(
         x: [Double], y: [Double], z: Double, sVariance: Double
     ) -> ClosedRange<Double>? {
@@ -90,7 +90,9 @@ public struct TheilSen {
     }
 
     /// 0-based ranks of the M1-th and (M2 + 1)-th smallest slopes of Sen's interval.
-    static func intervalRanks(count n: Int, z: Double, sVariance: Double) -> (low: Int, high: Int)? {
+    static func intervalRanks(
+        count n: Int, z: Double, sVariance: Double
+    ) -> (low: Int, high: Int)? {
         guard n >= 2 else { return nil }
         let pairs = n * (n - 1) / 2
         let c = z * max(sVariance, 0).squareRoot()

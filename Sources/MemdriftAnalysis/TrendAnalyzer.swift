@@ -131,6 +131,13 @@ public struct TrendOptions: Sendable, Codable, Equatable {
     public var minimumCycles: Int
     /// Whether Mann-Kendall variances are inflated for lag-1 autocorrelation.
     public var correctsAutocorrelation: Bool
+    /// Longer analyzed windows are averaged in blocks down to at most this many points
+    /// before the trend statistics (cycle detection still sees every sample).
+    ///
+    /// 720, an hour of 5-second snapshots: the estimators cost more than linearly in the
+    /// number of points, and a trend over hours loses nothing when neighbouring snapshots
+    /// are averaged; it also bounds the cost of eight-hour soak runs.
+    public var maximumPoints: Int
 
     /// Creates options; every parameter has the documented default.
     public init(
@@ -146,7 +153,8 @@ public struct TrendOptions: Sendable, Codable, Equatable {
         dropFraction: Double = 0.25,
         noiseMultiple: Double = 4,
         minimumCycles: Int = 2,
-        correctsAutocorrelation: Bool = true
+        correctsAutocorrelation: Bool = true,
+        maximumPoints: Int = 720
     ) {
         self.warmupFraction = warmupFraction
         self.warmupSeconds = warmupSeconds
@@ -161,6 +169,7 @@ public struct TrendOptions: Sendable, Codable, Equatable {
         self.noiseMultiple = noiseMultiple
         self.minimumCycles = minimumCycles
         self.correctsAutocorrelation = correctsAutocorrelation
+        self.maximumPoints = maximumPoints
     }
 
     /// Defaults for per-call-site live-heap series.
@@ -185,15 +194,30 @@ public enum ProcessVerdict: String, Sendable, Codable {
 }
 
 /// Classifies memory series as leak, bounded, sawtooth or stable.
+///
+/// A leak here is sustained growth, not memory unfreed at exit, so every decision asks
+/// whether growth is significant, material and still going on at the end:
+///
+/// 1. Drop the warm-up; fewer than `minimumSamples` left is "insufficient".
+/// 2. Constant after warm-up: stable, without statistics.
+/// 3. Two or more large, sustained-then-released drops: cyclic. The verdict comes from what
+///    survives each release: a rising floor (sliding minimum over one cycle) or rising peaks
+///    make it a leak, otherwise a sawtooth. Raw Mann-Kendall would see the ramps as growth.
+/// 4. Otherwise a leak needs a significant increasing Mann-Kendall trend (variance corrected
+///    for autocorrelation), a positive Theil-Sen slope whose growth over the window clears
+///    the materiality floor, and a tail (last third) that either grows significantly and
+///    materially on its own or cannot be shown to have flattened.
+/// 5. Bounded: a material level rise clear of noise whose tail has flattened, meaning the
+///    upper end of its slope's confidence interval is below a quarter of the earlier rate.
+/// 6. Everything else (noise, wander, decreasing, immaterial growth) is stable.
 public enum TrendAnalyzer {
     /// Classifies one series after dropping its warm-up.
     public static func classify(_ s: Series, options: TrendOptions = .init()) -> GrowthTrend {
         let all = Samples(sanitizing: s)
-        guard let firstTime = all.x.first, let lastTime = all.x.last else {
+        guard let lastTime = all.x.last else {
             return insufficient(count: 0, from: 0, to: 0)
         }
-        let warmup = max(options.warmupFraction * (lastTime - firstTime), options.warmupSeconds)
-        let window = all.suffix(from: all.x.firstIndex(atOrAfter: firstTime + warmup))
+        let window = all.suffix(from: warmupEndIndex(times: all.x, options: options))
         let n = window.count
         guard n >= max(options.minimumSamples, 3),
             let x0 = window.x.first, let x1 = window.x.last,
@@ -225,8 +249,9 @@ public enum TrendAnalyzer {
 
         let level = Selection.median(y.map { abs($0) }) ?? 0
         let threshold = materiality(level: level, options: options)
-        let tailZ = Normal.quantile(twoSidedConfidence: options.tailConfidence)
-        let main = evidence(x: x, y: y, threshold: threshold, tailZ: tailZ, options: options)
+        let tailZ = Normal.critical(twoSidedConfidence: options.tailConfidence)
+        let (bx, by) = Samples.blockMeans(x: x, y: y, limit: options.maximumPoints)
+        let main = evidence(x: bx, y: by, threshold: threshold, tailZ: tailZ, options: options)
 
         var trend = GrowthTrend(
             classification: .stable, isInsufficientData: false, sampleCount: n,
@@ -290,9 +315,17 @@ public enum TrendAnalyzer {
             // Only leaks get an interval: it costs two more bracket searches, and a report
             // only quotes growth rates for leaks.
             trend.slopeInterval = TheilSen.confidenceInterval(
-                x: x, y: y, z: Normal.z95, sVariance: main.sVariance)
+                x: bx, y: by, z: Normal.z95, sVariance: main.sVariance)
         }
         return trend
+    }
+
+    /// Index of the first sample `classify` analyzes: the end of the warm-up in `times`
+    /// (sorted seconds), so callers can report "at start" figures from the same sample.
+    public static func warmupEndIndex(times: [Double], options: TrendOptions = .init()) -> Int {
+        guard let first = times.first, let last = times.last else { return 0 }
+        let warmup = max(options.warmupFraction * (last - first), options.warmupSeconds)
+        return times.firstIndex(atOrAfter: first + warmup)
     }
 
     /// Combines heap and RSS trends into one verdict for the process.
@@ -453,9 +486,10 @@ public enum TrendAnalyzer {
         var floorSlope = 0.0
         var floorRising = false
         if floorValues.count >= max(options.minimumSamples, 3) {
-            let floorTimes = Array(x[longestGap...])
+            let (floorTimes, floorMeans) = Samples.blockMeans(
+                x: Array(x[longestGap...]), y: floorValues, limit: options.maximumPoints)
             let floor = evidence(
-                x: floorTimes, y: floorValues, threshold: threshold, tailZ: tailZ, options: options)
+                x: floorTimes, y: floorMeans, threshold: threshold, tailZ: tailZ, options: options)
             floorSlope = floor.slope
             floorRising = floor.sustainedGrowth
         }

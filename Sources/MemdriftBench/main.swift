@@ -1,6 +1,9 @@
 // memdrift-bench: micro-benchmarks of memdrift's own stages, driven by scripts/bench.sh.
-//   memdrift-bench symbolize N   time to symbolize N distinct addresses (cold caches)
+//   memdrift-bench symbolize N        time to symbolize N distinct addresses (cold caches)
+//   memdrift-bench report STACKS SNAPS   time to analyze a synthetic session of that size
 import Foundation
+import MemdriftAnalysis
+import MemdriftCore
 import MemdriftSymbolization
 
 /// Executable ranges of the modules mapped into this process, from /proc/self/maps.
@@ -42,11 +45,70 @@ func benchSymbolize(_ count: Int) {
     for m in Set(mappings.map(\.path)).sorted() { print("  \(m)") }
 }
 
+/// Writes a session with `stackCount` call sites over `snapshotCount` snapshots (1 s apart): 1% leak,
+/// 5% fill up and plateau, 5% sawtooth, 20% noisy, the rest constant.
+func syntheticSession(stacks stackCount: Int, snapshots snapshotCount: Int) throws -> String {
+    let dir = NSTemporaryDirectory() + "memdrift-bench-" + UUID().uuidString
+    let series = dir + "/pid-1000"
+    try FileManager.default.createDirectory(atPath: series, withIntermediateDirectories: true)
+    var rng: UInt64 = 42
+    func random() -> Double {
+        rng = rng &* 6364136223846793005 &+ 1442695040888963407
+        return Double(rng >> 11) / Double(1 << 53)
+    }
+    let noise = (0..<stackCount).map { _ in random() }
+    let modules = [Module(index: 0, base: 0, start: 0, end: 1 << 30, buildID: [1], path: "/nonexistent/synthetic-app")]
+    for i in 0..<snapshotCount {
+        let t = Double(i + 1)
+        var stacks: [CallStack] = []
+        stacks.reserveCapacity(stackCount)
+        var heap: UInt64 = 0
+        for id in 0..<stackCount {
+            let base = 4096.0 * Double(1 + id % 50)
+            let value: Double
+            switch id % 100 {
+            case 0: value = base + 2000 * t
+            case 1...5: value = base + 50_000 * min(t, 60)
+            case 6...10: value = base + 20_000 * Double(Int(t) % 30)
+            case 11...30: value = base * (1 + 0.2 * (random() - 0.5)) + noise[id]
+            default: value = base
+            }
+            let bytes = UInt64(value)
+            heap += bytes
+            let frames = (0..<6).map { Frame(module: 0, offset: UInt64(0x1000 + id * 64 + $0 * 8)) }
+            stacks.append(CallStack(id: UInt32(id), frames: frames, liveBytes: bytes, liveCount: bytes / 64, allocatedBytes: bytes, allocatedCount: bytes / 64))
+        }
+        var figures = ProcessFigures()
+        figures[.heapLiveBytes] = heap
+        figures[.vmRSS] = heap + 50_000_000
+        let ns = UInt64(t * 1e9)
+        let header = SnapshotHeader(pid: 1000, sequence: UInt64(i + 1), wallClockNanos: ns, monotonicNanos: ns, startWallClockNanos: 0, startMonotonicNanos: 0, intervalNanos: 1_000_000_000)
+        let snapshot = Snapshot(header: header, executable: "/nonexistent/synthetic-app", commandLine: ["synthetic-app"], figures: figures, modules: modules, stacks: stacks)
+        let name = "snap-" + String(repeating: "0", count: max(0, 6 - String(i + 1).count)) + String(i + 1) + ".mds"
+        try Data(SnapshotEncoder.encode(snapshot)).write(to: URL(fileURLWithPath: series + "/" + name))
+    }
+    return dir
+}
+
+func benchReport(stacks: Int, snapshots: Int) throws {
+    let clock = ContinuousClock()
+    var path = ""
+    let generation = try clock.measure { path = try syntheticSession(stacks: stacks, snapshots: snapshots) }
+    defer { try? FileManager.default.removeItem(atPath: path) }
+    var analysis: SessionAnalysis?
+    let elapsed = try clock.measure { analysis = try SessionAnalyzer(stacks: StackSymbolizer()).analyze(sessionPath: path) }
+    let p = analysis?.processes.first
+    print("report: \(stacks) stacks x \(snapshots) snapshots (written in \(generation)): analyzed in \(elapsed); verdict \(p?.verdict.rawValue ?? "?"), \(p?.suspects.count ?? 0) suspects shown")
+}
+
 let arguments = CommandLine.arguments.dropFirst()
 switch arguments.first {
 case "symbolize":
     benchSymbolize(Int(arguments.dropFirst().first ?? "") ?? 100_000)
+case "report":
+    let rest = Array(arguments.dropFirst())
+    try benchReport(stacks: Int(rest.first ?? "") ?? 10_000, snapshots: Int(rest.dropFirst().first ?? "") ?? 360)
 default:
-    FileHandle.standardError.write(Data("usage: memdrift-bench symbolize N\n".utf8))
+    FileHandle.standardError.write(Data("usage: memdrift-bench symbolize N | report STACKS SNAPSHOTS\n".utf8))
     exit(2)
 }

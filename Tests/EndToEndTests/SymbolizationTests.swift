@@ -5,14 +5,14 @@ import MemdriftSymbolization
 import Testing
 
 /// The top growing call site of a recorded example, symbolized.
-private func topGrower(_ command: [String], seconds: String = "3s") throws -> (names: [SymbolizedFrame], summary: String, session: String) {
+private func topGrower(_ command: [String], seconds: String = "3s") throws -> (names: [SymbolizedFrame], summary: String, session: String, full: [SymbolizedFrame]) {
     let (outcome, session) = try record(command, flags: ["--interval", "300ms", "--duration", seconds])
     #expect(outcome.status == 0)
     let series = try #require(try Session.open(session).series.first { $0.pid == Int32(mainPID(outcome.stderrText) ?? 0) } ?? Session.open(session).series.first)
     let snapshots = try series.loadSnapshots()
     let first = try #require(snapshots.first), last = try #require(snapshots.last)
     let top = try #require(StackGrowth.ranking(from: first, to: last).first)
-    return (StackSymbolizer().frames(of: top.stack, in: last), outcome.stderrText, session)
+    return (StackSymbolizer().frames(of: top.stack, in: last), outcome.stderrText, session, StackSymbolizer(fullStacks: true).frames(of: top.stack, in: last))
 }
 
 private func mainPID(_ summary: String) -> Int? {
@@ -24,7 +24,7 @@ private func firstCallFrame(_ frames: [SymbolizedFrame]) -> SymbolizedFrame? { f
 
 @Suite(.serialized) struct SymbolizationTests {
     @Test func cLeakIsNamedWithFileAndLine() throws {
-        let (frames, summary, _) = try topGrower([Built.path("leaky-server"), "0"])
+        let (frames, summary, _, _) = try topGrower([Built.path("leaky-server"), "0"])
         let leaf = try #require(frames.first)
         #expect(leaf.function == "remember_error")
         #expect(leaf.file?.hasSuffix("Examples/leaky-server/main.c") == true)
@@ -34,7 +34,8 @@ private func firstCallFrame(_ frames: [SymbolizedFrame]) -> SymbolizedFrame? { f
     }
 
     @Test func cxxLeakReadsLikeNamespaceClassMethod() throws {
-        let (frames, summary, _) = try topGrower([Built.path("leaky-cpp"), "0"])
+        let (frames, summary, _, full) = try topGrower([Built.path("leaky-cpp"), "0"])
+        #expect(full.first?.function?.hasPrefix("operator new") == true)  // --full-stacks keeps it
         let leaf = try #require(frames.first)
         #expect(leaf.function == "inventory::Catalog::addItem(int)")
         #expect(leaf.file?.hasSuffix("main.cpp") == true && leaf.line != nil)
@@ -43,7 +44,7 @@ private func firstCallFrame(_ frames: [SymbolizedFrame]) -> SymbolizedFrame? { f
     }
 
     @Test func swiftLeakReadsLikeModuleTypeMethod() throws {
-        let (frames, summary, _) = try topGrower([Built.path("leaky-swift"), "0"])
+        let (frames, summary, _, _) = try topGrower([Built.path("leaky-swift"), "0"])
         let call = try #require(firstCallFrame(frames))
         #expect(call.function == "leaky_swift.SessionStore.remember(id:)")
         #expect(call.file?.hasSuffix("main.swift") == true && call.line != nil)
@@ -52,7 +53,7 @@ private func firstCallFrame(_ frames: [SymbolizedFrame]) -> SymbolizedFrame? { f
     }
 
     @Test func leakInADlopenedLibraryIsNamedAfterItWasUnloaded() throws {
-        let (frames, _, session) = try topGrower([Built.path("plugin-host"), "1.5"])
+        let (frames, _, session, _) = try topGrower([Built.path("plugin-host"), "1.5"])
         let leaf = try #require(frames.first)
         #expect(leaf.function == "plugin_remember_request")
         #expect(leaf.module == "libleaky-plugin.so")
@@ -66,7 +67,7 @@ private func firstCallFrame(_ frames: [SymbolizedFrame]) -> SymbolizedFrame? { f
         let plugin = "\(dir)/libleaky-plugin.so"
         try FileManager.default.copyItem(atPath: Built.path("libleaky-plugin.so"), toPath: plugin)
         #expect(try launch("/usr/bin/strip", ["--strip-all", plugin]).status == 0)
-        let (frames, _, _) = try topGrower([Built.path("plugin-host"), "0", plugin])
+        let (frames, _, _, _) = try topGrower([Built.path("plugin-host"), "0", plugin])
         let leaf = try #require(frames.first)
         #expect(leaf.function == "plugin_remember_request")
         #expect(leaf.file == nil)
@@ -76,7 +77,7 @@ private func firstCallFrame(_ frames: [SymbolizedFrame]) -> SymbolizedFrame? { f
         let dir = try scratchDirectory()
         let program = "\(dir)/leaky-server"
         try FileManager.default.copyItem(atPath: Built.path("leaky-server"), toPath: program)
-        let (_, _, session) = try topGrower([program, "0"], seconds: "2s")
+        let (_, _, session, _) = try topGrower([program, "0"], seconds: "2s")
 
         try FileManager.default.removeItem(atPath: program)
         let deleted = try RunSummary().render(sessionPath: session)
@@ -93,7 +94,7 @@ private func firstCallFrame(_ frames: [SymbolizedFrame]) -> SymbolizedFrame? { f
     @Test func symbolizedTopStacksMatchTheGoldenFile() throws {
         var text = ""
         for example in ["leaky-server", "leaky-cpp", "plugin-host"] {
-            let (frames, _, _) = try topGrower([Built.path(example), "0"], seconds: "2s")
+            let (frames, _, _, _) = try topGrower([Built.path(example), "0"], seconds: "2s")
             text += "\(example):\n"
             for f in frames.prefix(3) {
                 let file = f.file.map { ($0 as NSString).lastPathComponent } ?? "?"
