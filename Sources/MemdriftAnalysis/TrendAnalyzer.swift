@@ -459,7 +459,17 @@ public enum TrendAnalyzer {
     static func varianceFactor(x: [Double], y: [Double], fit: TheilSen.Estimate?) -> Double {
         guard let fit else { return 1 }
         var residuals = [Double](repeating: 0, count: x.count)
-        for i in x.indices { residuals[i] = y[i] - (fit.intercept + fit.slope * x[i]) }
+        var squares = 0.0
+        for i in x.indices {
+            residuals[i] = y[i] - (fit.intercept + fit.slope * x[i])
+            squares += residuals[i] * residuals[i]
+        }
+        // Wander cannot explain a rise twenty times its own residual spread: a leak sampled on
+        // a steady clock leaves only quantization jitter around its line, which is strongly
+        // correlated but says nothing against the trend.
+        let rms = (squares / Double(max(x.count, 1))).squareRoot()
+        let fitted = fit.slope * ((x.last ?? 0) - (x.first ?? 0))
+        if fitted > 20 * rms { return 1 }
         return MannKendall.ar1VarianceFactor(residuals: residuals)
     }
 

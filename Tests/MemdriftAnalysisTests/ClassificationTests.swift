@@ -333,3 +333,21 @@ struct LongRunTests {
         #expect(TrendAnalyzer.classify(s).plateau.map { $0.rise > 20 * mib } == true)
     }
 }
+
+@Suite struct RecordedSeriesTests {
+    /// Live heap of a worker that keeps 5 KiB per 10 ms tick, recorded once a second: a near-perfect line
+    /// whose only residual is the jitter of when each snapshot landed. Its correlation must not hide the leak.
+    @Test func aSteadilySampledLeakWithJitterIsALeak() {
+        let values: [Double] = [
+            8_506_880, 9_013_760, 9_515_520, 10_022_400, 10_524_160, 11_025_920, 11_532_800, 12_039_680, 12_541_440,
+            13_048_320, 13_550_080, 14_046_720, 14_548_480, 15_050_240, 15_552_000, 16_053_760, 16_560_640, 17_062_400,
+            17_569_280, 18_076_160, 18_583_040, 19_084_800, 19_591_680, 20_098_560, 20_600_320, 21_107_200, 21_608_960,
+            22_115_840, 22_622_720, 23_102_976,
+        ]
+        // Snapshot times drift by a few milliseconds around whole seconds, as real ones do.
+        let times = values.indices.map { Double($0) + 1.0 + 0.004 * Double($0 % 3) }
+        let trend = TrendAnalyzer.classify(Series(times: times, values: values), options: .callSite)
+        #expect(trend.classification == .leak)
+        #expect(trend.pValue < 1e-6)
+    }
+}

@@ -179,8 +179,6 @@ public struct SessionAnalyzer: Sendable {
 extension AnalysisOptions {
     /// The index of the first sample after the warm-up, as the trend analyzer counts it.
     public func firstIndexAfterWarmup(_ times: [Double]) -> Int {
-        guard let first = times.first, let last = times.last else { return 0 }
-        let warmup = max(callSite.warmupFraction * (last - first), callSite.warmupSeconds)
-        return min(times.firstIndex { $0 >= first + warmup } ?? 0, times.count - 1)
+        min(TrendAnalyzer.warmupEndIndex(times: times, options: callSite), max(times.count - 1, 0))
     }
 }
