@@ -50,7 +50,10 @@ let package = Package(
             dependencies: ["CElfDwarf", "MemdriftCore"],
             linkerSettings: [.linkedLibrary("elf"), .linkedLibrary("dw"), .linkedLibrary("stdc++")]),
         .target(name: "MemdriftAnalysis", dependencies: ["MemdriftCore", "MemdriftSymbolization"]),
-        .target(name: "MemdriftExport", dependencies: ["MemdriftCore", "MemdriftSymbolization", "MemdriftAnalysis"]),
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib", providers: [.apt(["zlib1g-dev"])]),
+        .target(
+            name: "MemdriftExport", dependencies: ["MemdriftCore", "MemdriftSymbolization", "MemdriftAnalysis", "CZlib"],
+            linkerSettings: [.linkedLibrary("z")]),
         .target(name: "MemdriftRecording", dependencies: ["MemdriftCore", "MemdriftSymbolization", "CMemdriftSupport"]),
         .executableTarget(
             name: "MemdriftCLI",
@@ -75,11 +78,13 @@ let package = Package(
         example("leaky-child", path: "leaky-child"),
         .target(name: "LeakyPlugin", path: "Examples/leaky-plugin", cSettings: exampleFlags, linkerSettings: [.unsafeFlags(["-nostartfiles"])]),
         .executableTarget(name: "leaky-cpp", path: "Examples/leaky-cpp", cxxSettings: [.unsafeFlags(["-O1", "-g", "-fno-omit-frame-pointer", "-fno-optimize-sibling-calls"])]),
+        .executableTarget(name: "stl-churn", path: "Examples/stl-churn", cxxSettings: [.unsafeFlags(["-O2", "-g", "-fno-omit-frame-pointer"])]),
         .executableTarget(name: "leaky-swift", path: "Examples/leaky-swift", swiftSettings: [.unsafeFlags(["-O", "-g"])]),
 
         .testTarget(name: "MemdriftCoreTests", dependencies: ["MemdriftCore"]),
         .testTarget(name: "MemdriftSymbolizationTests", dependencies: ["MemdriftSymbolization", "MemdriftCore"], exclude: ["Golden"]),
         .testTarget(name: "MemdriftAnalysisTests", dependencies: ["MemdriftAnalysis", "MemdriftCore", "MemdriftSymbolization"]),
+        .testTarget(name: "MemdriftExportTests", dependencies: ["MemdriftExport", "CZlib"]),
         .testTarget(name: "MemdriftRecordingTests", dependencies: ["MemdriftRecording"]),
         .testTarget(name: "EndToEndTests", dependencies: ["MemdriftCore", "MemdriftSymbolization", "MemdriftRecording"], exclude: ["Golden"]),
     ]

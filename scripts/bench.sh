@@ -5,7 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS="${1:-5}"
+scripts/setup.sh sqlite3 python3
 bin="$(scripts/build.sh release)"
+here="$PWD/scripts/bench"
 work="$(mktemp -d /tmp/memdrift-bench.XXXXXX)"
 trap 'rm -rf "$work"' EXIT
 
@@ -28,30 +30,35 @@ median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2
 
 run_workload() {
     local name="$1"; shift
-    local plain=() traced=() peer=()
+    local plain=() exact=() sampled=() peer=()
     for ((i = 0; i < RUNS; i++)); do
         plain+=("$(seconds "$@")")
         rm -rf "$work/session"
-        traced+=("$(seconds "$bin/memdrift" run -q -o "$work/session" -- "$@")")
+        exact+=("$(seconds "$bin/memdrift" run -q -o "$work/session" -- "$@")")
+        rm -rf "$work/session"
+        sampled+=("$(seconds "$bin/memdrift" run -q --sample-rate 512KiB -o "$work/session" -- "$@")")
         if command -v heaptrack >/dev/null; then
             peer+=("$(cd "$work" && seconds heaptrack -o "$work/heaptrack.$i" "$@")")
+            rm -f "$work"/heaptrack.*
         fi
     done
-    local p t h
+    local p t s h
     p=$(printf '%s\n' "${plain[@]}" | median)
-    t=$(printf '%s\n' "${traced[@]}" | median)
-    if [ ${#peer[@]} -gt 0 ]; then
-        h=$(printf '%s\n' "${peer[@]}" | median)
-        awk -v n="$name" -v p="$p" -v t="$t" -v h="$h" \
-            'BEGIN {printf "%-28s %9.3f %9.3f %7.2fx %9.3f %7.2fx %8.2f\n", n, p, t, t / p, h, h / p, (t - p) / (h - p)}'
-    else
-        awk -v n="$name" -v p="$p" -v t="$t" 'BEGIN {printf "%-28s %9.3f %9.3f %7.2fx %9s %8s %8s\n", n, p, t, t / p, "-", "-", "-"}'
-    fi
+    t=$(printf '%s\n' "${exact[@]}" | median)
+    s=$(printf '%s\n' "${sampled[@]}" | median)
+    h=$( ((${#peer[@]})) && printf '%s\n' "${peer[@]}" | median || echo 0)
+    awk -v n="$name" -v p="$p" -v t="$t" -v s="$s" -v h="$h" 'BEGIN {
+        if (h > 0) printf "%-26s %8.3f %8.3f %6.2fx %8.3f %6.2fx %8.3f %6.2fx %7.2f\n", n, p, t, t / p, s, s / p, h, h / p, (t - p) / (h - p)
+        else printf "%-26s %8.3f %8.3f %6.2fx %8.3f %6.2fx %8s %7s %7s\n", n, p, t, t / p, s, s / p, "-", "-", "-"
+    }'
 }
 
-printf '%-28s %9s %9s %8s %9s %8s %8s\n' workload untraced memdrift ratio heaptrack ratio excess
+printf '%-26s %8s %8s %7s %8s %7s %8s %7s %7s\n' workload untraced exact ratio sampled ratio heaptrack ratio excess
 run_workload "alloc-storm 5M, 1 thread" "$bin/alloc-storm" 5000000 1
 run_workload "alloc-storm 5M, 2 threads" "$bin/alloc-storm" 5000000 2
+PYTHONMALLOC=malloc run_workload "CPython (PYTHONMALLOC=malloc)" /usr/bin/python3 "$here/alloc_heavy.py" 8
+run_workload "C++ STL churn" "$bin/stl-churn" 40
+run_workload "sqlite3 bulk insert" /usr/bin/sqlite3 :memory: ".read $here/bulk_insert.sql"
 echo
-echo "times in seconds (median of $RUNS); ratio = traced / untraced;"
-echo "excess = memdrift's extra time as a fraction of heaptrack's extra time"
+echo "seconds, median of $RUNS interleaved runs; ratio = to the untraced run; sampled = --sample-rate 512KiB;"
+echo "excess = memdrift exact's extra time as a fraction of heaptrack's extra time"

@@ -3,7 +3,7 @@
 # Usage: scripts/setup.sh [extra-debian-package ...]
 set -euo pipefail
 
-packages=(libunwind-dev libelf-dev libdw-dev "$@")
+packages=(libunwind-dev libelf-dev libdw-dev zlib1g-dev "$@")
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

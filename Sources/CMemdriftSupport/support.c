@@ -6,7 +6,11 @@
 #include <spawn.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
 
 static const int watched[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
 #define WATCHED (sizeof watched / sizeof watched[0])
@@ -78,4 +82,29 @@ pid_t mds_spawn(const char *file, char *const argv[], char *const envp[], int *e
         return -1;
     }
     return pid;
+}
+
+int mds_wait_for_exit(pid_t pid, int milliseconds) {
+    static pid_t watched = -1;
+    static int fd = -1;
+    if (watched != pid) {
+        if (fd >= 0) close(fd);
+        fd = (int)syscall(SYS_pidfd_open, pid, 0);
+        watched = pid;
+    }
+    if (fd < 0) {
+        /* No pidfd (old kernel, or the process is gone): poll in short steps instead. */
+        struct timespec step = {0, (milliseconds < 10 ? milliseconds : 10) * 1000000L};
+        nanosleep(&step, NULL);
+        return kill(pid, 0) != 0 && errno == ESRCH;
+    }
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    return poll(&p, 1, milliseconds) > 0;
+}
+
+int mds_format_time(long long seconds, const char *format, int utc, char *out, int size) {
+    time_t t = (time_t)seconds;
+    struct tm parts;
+    if (!(utc ? gmtime_r(&t, &parts) : localtime_r(&t, &parts))) return 0;
+    return (int)strftime(out, (size_t)size, format, &parts);
 }

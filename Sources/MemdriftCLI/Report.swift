@@ -21,10 +21,24 @@ extension Memdrift {
         @Flag(name: .long, help: "Print the memdrift.report/1 JSON document instead of text.")
         var json = false
 
+        @Option(name: .long, help: "Also write a self-contained HTML report (charts, suspects, growth flame graph) to this file.")
+        var html: String?
+
         @OptionGroup var analysis: AnalysisOptionGroup
 
         mutating func run() throws {
             let result = try analysis.analyze(session)
+            if let html {
+                let stamp = ISO8601DateFormatter().string(from: Date())
+                let data = try userFacing {
+                    try HTMLReportBuilder.data(for: result, options: try analysis.options(), stacks: analysis.stackSymbolizer(), generatedAt: stamp)
+                }
+                do {
+                    try Data(HTMLReport.render(data).utf8).write(to: URL(fileURLWithPath: html))
+                } catch {
+                    throw UserFacingError(message: "cannot write \(html): \(error.localizedDescription)", exitCode: 2)
+                }
+            }
             print(json ? ReportJSON.render(result) : ReportText().render(result), terminator: "")
         }
     }

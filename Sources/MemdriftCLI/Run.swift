@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import MemdriftRecording
 import MemdriftAnalysis
+import MemdriftCore
 import MemdriftSymbolization
 
 extension Memdrift {
@@ -35,6 +36,9 @@ extension Memdrift {
         @Option(name: .long, help: "Most frames recorded per call stack (1-256).")
         var depth: Int = 64
 
+        @Option(name: .long, help: "Sample allocations: one per this many bytes on average (e.g. 512KiB), large ones always. Figures become estimates. Default: record every allocation.", transform: Units.bytes)
+        var sampleRate: UInt64 = 0
+
         @Option(name: .long, help: "Time between SIGTERM and SIGKILL when --duration stops the tree.", transform: Parse.seconds)
         var grace: Double = 5
 
@@ -57,6 +61,7 @@ extension Memdrift {
             options.outputDirectory = output
             options.trackerPath = tracker
             options.depth = depth
+            options.sampleRate = sampleRate
             options.grace = grace
             options.quiet = quiet
             _ = try analysis.options()  // reject bad analysis flags before the run, not after it

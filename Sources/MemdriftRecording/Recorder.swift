@@ -14,6 +14,8 @@ public struct RunOptions: Sendable {
     public var trackerPath: String?
     /// Most frames kept per stack.
     public var depth = 64
+    /// Mean bytes between sampled allocations; 0 records every allocation.
+    public var sampleRate: UInt64 = 0
     /// Seconds between SIGTERM and SIGKILL when stopping the tree.
     public var grace: Double = 5
     /// No progress line and no summary: only the session is written.
@@ -76,6 +78,7 @@ public final class Recorder {
         env["MEMDRIFT_OUTPUT"] = session
         env["MEMDRIFT_INTERVAL_MS"] = String(Int((options.interval * 1000).rounded()))
         env["MEMDRIFT_DEPTH"] = String(options.depth)
+        env["MEMDRIFT_SAMPLE_RATE"] = String(options.sampleRate)
         return env
     }
 
@@ -137,7 +140,8 @@ public final class Recorder {
                     showStatus(status(&watcher, main: pid, elapsed: elapsed))
                 }
             }
-            usleep(50_000)
+            // Sleeps until the next status update is due, but wakes the moment the target exits.
+            _ = mds_wait_for_exit(pid, 100)
         }
     }
 
@@ -180,7 +184,7 @@ public final class Recorder {
         while Date() < deadline {
             if let c = reap(main: pid) { code = c }
             if code != nil && ProcessTree.descendants(of: getpid()).isEmpty { return code ?? 0 }
-            usleep(50_000)
+            if code == nil { _ = mds_wait_for_exit(pid, 50) } else { usleep(20_000) }
         }
         if code == nil || !ProcessTree.descendants(of: getpid()).isEmpty {
             if !options.quiet { note("still running after \(Units.formatDuration(options.grace)): sending SIGKILL") }

@@ -59,7 +59,8 @@ public struct RunSummary {
         let count = s.snapshotPaths.count
         var lines = [
             "pid \(s.pid)\(s.image > 1 ? " (image \(s.image))" : ""): \(shorten(command, 90))",
-            "  \(count) snapshot\(count == 1 ? "" : "s") over \(Units.formatDuration(seconds)), last: \(last.header.reason)",
+            "  \(count) snapshot\(count == 1 ? "" : "s") over \(Units.formatDuration(seconds)), last: \(last.header.reason)"
+                + (last.header.isSampled ? ", sampled every \(Units.formatBytes(last.header.sampleRate)): figures are estimates" : ""),
             "  heap \(change(first.figures.heapLiveBytes, last.figures.heapLiveBytes))   rss \(change(first.figures.rss, last.figures.rss))",
         ]
         let growers = StackGrowth.ranking(from: first, to: last).prefix(topCallSites).filter { $0.deltaBytes > 0 }

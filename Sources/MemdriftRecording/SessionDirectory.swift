@@ -1,15 +1,17 @@
+import CMemdriftSupport
 import Foundation
 
 /// Creates the private directory a run writes its session into.
 public enum SessionDirectory {
     /// The default name: `memdrift-<command>-<yyyyMMdd-HHmmss>` in the current directory.
     public static func defaultName(command: String, date: Date = Date()) -> String {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.dateFormat = "yyyyMMdd-HHmmss"
+        // strftime, not DateFormatter: loading ICU would add tens of milliseconds to every run.
+        var buffer = [CChar](repeating: 0, count: 32)
+        let length = mds_format_time(Int64(date.timeIntervalSince1970), "%Y%m%d-%H%M%S", 0, &buffer, Int32(buffer.count))
+        let stamp = String(decoding: buffer.prefix(Int(length)).map { UInt8(bitPattern: $0) }, as: UTF8.self)
         let base = (command as NSString).lastPathComponent
         let safe = String(base.map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" || $0 == "." ? $0 : "_" })
-        return "memdrift-\(safe.isEmpty ? "run" : safe)-\(formatter.string(from: date))"
+        return "memdrift-\(safe.isEmpty ? "run" : safe)-\(stamp)"
     }
 
     /// Creates (or accepts an empty, private, own) directory and returns its absolute path.

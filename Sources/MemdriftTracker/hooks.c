@@ -26,31 +26,64 @@ static inline int tracking(void) {
     return atomic_load_explicit(&md_state, memory_order_relaxed) == MD_ACTIVE && !md_guard;
 }
 
+/* Whether an allocation of `size` bytes is recorded: always in exact mode, by chance when sampling. */
+static inline int wanted(size_t size) {
+    return tracking() && (md_sample_rate == 0 || md_sample(size));
+}
+
+/* Credits a recorded block as freed, with the weight it was recorded with. */
+static void credit_free(uint32_t stack, uint64_t size) {
+    uint64_t bytes = size, count = 1;
+    if (md_sample_rate) md_sample_weights(size, &bytes, &count);
+    md_count_free(stack, bytes, count);
+}
+
 /* Records a new block. Allocation-free; safe to re-enter from a signal handler (guarded). */
 static void record(void *p, size_t size) {
     md_guard = 1;
     uintptr_t addresses[MD_MAX_DEPTH];
     int n = md_unwind_capture(addresses, md_config.depth);
     uint32_t stack = md_stacks_intern(addresses, n);
+    uint64_t bytes = size, count = 1;
+    if (md_sample_rate) {
+        md_sample_weights(size, &bytes, &count);
+        md_filter_add((uintptr_t)p);
+    }
     uint32_t old_stack;
     uint64_t old_size;
-    if (md_live_insert((uintptr_t)p, size, stack, &old_stack, &old_size)) md_count_free(old_stack, old_size);
-    md_count_alloc(stack, size);
+    if (md_live_insert((uintptr_t)p, size, stack, &old_stack, &old_size)) {
+        if (md_sample_rate) md_filter_remove((uintptr_t)p);
+        credit_free(old_stack, old_size);
+    }
+    md_count_alloc(stack, bytes, count);
     md_guard = 0;
+}
+
+/* Removes a block from the live table; 1 with its stack and size when it was recorded. */
+static int unrecord(void *p, uint32_t *stack, uint64_t *size) {
+    /* Most blocks are not sampled: the filter proves it without touching the live table. */
+    if (md_sample_rate && !md_filter_may_contain((uintptr_t)p)) return 0;
+    md_guard = 1;
+    int found = md_live_remove((uintptr_t)p, stack, size);
+    if (found && md_sample_rate) md_filter_remove((uintptr_t)p);
+    md_guard = 0;
+    return found;
 }
 
 /* Forgets a block before glibc may hand its address to another thread. */
 static void forget(void *p) {
-    md_guard = 1;
     uint32_t stack;
     uint64_t size;
-    if (md_live_remove((uintptr_t)p, &stack, &size)) md_count_free(stack, size);
-    md_guard = 0;
+    if (unrecord(p, &stack, &size)) {
+        md_guard = 1;
+        credit_free(stack, size);
+        md_guard = 0;
+    }
 }
 
 MD_EXPORT void *malloc(size_t size) {
     void *p = __libc_malloc(size);
-    if (p && tracking()) record(p, size);
+    if (p && wanted(size)) record(p, size);
     return p;
 }
 
@@ -61,21 +94,19 @@ MD_EXPORT void free(void *p) {
 
 MD_EXPORT void *calloc(size_t count, size_t size) {
     void *p = __libc_calloc(count, size);
-    if (p && tracking()) record(p, count * size); /* glibc rejected an overflowing product */
+    if (p && wanted(count * size)) record(p, count * size); /* glibc rejected an overflowing product */
     return p;
 }
 
 MD_EXPORT void *realloc(void *p, size_t size) {
     if (!p || !tracking()) {
         void *q = __libc_realloc(p, size);
-        if (q && tracking()) record(q, size);
+        if (q && wanted(size)) record(q, size);
         return q;
     }
-    md_guard = 1;
     uint32_t stack;
     uint64_t old_size;
-    int known = md_live_remove((uintptr_t)p, &stack, &old_size);
-    md_guard = 0;
+    int known = unrecord(p, &stack, &old_size);
     void *q = __libc_realloc(p, size);
     if (!q && size != 0) {
         /* The old block is still valid: put it back as it was. */
@@ -84,16 +115,17 @@ MD_EXPORT void *realloc(void *p, size_t size) {
             uint32_t s2;
             uint64_t z2;
             md_live_insert((uintptr_t)p, old_size, stack, &s2, &z2);
+            if (md_sample_rate) md_filter_add((uintptr_t)p);
             md_guard = 0;
         }
         return NULL;
     }
     if (known) {
         md_guard = 1;
-        md_count_free(stack, old_size);
+        credit_free(stack, old_size);
         md_guard = 0;
     }
-    if (q) record(q, size);
+    if (q && wanted(size)) record(q, size);
     return q;
 }
 
@@ -108,7 +140,7 @@ MD_EXPORT void *reallocarray(void *p, size_t count, size_t size) {
 
 static void *aligned(size_t alignment, size_t size) {
     void *p = __libc_memalign(alignment, size);
-    if (p && tracking()) record(p, size);
+    if (p && wanted(size)) record(p, size);
     return p;
 }
 
@@ -128,13 +160,13 @@ MD_EXPORT void *memalign(size_t alignment, size_t size) { return aligned(alignme
 
 MD_EXPORT void *valloc(size_t size) {
     void *p = __libc_valloc(size);
-    if (p && tracking()) record(p, size);
+    if (p && wanted(size)) record(p, size);
     return p;
 }
 
 MD_EXPORT void *pvalloc(size_t size) {
     void *p = __libc_pvalloc(size);
-    if (p && tracking()) record(p, size);
+    if (p && wanted(size)) record(p, size);
     return p;
 }
 

@@ -285,7 +285,7 @@ __attribute__((constructor)) static void at_load(void) {
     begin_image();
     md_hooks_init();
     md_unwind_init();
-    if (md_stacks_init() != 0 || md_live_init() != 0) {
+    if (md_stacks_init() != 0 || md_live_init() != 0 || md_sampling_init(env_number("MEMDRIFT_SAMPLE_RATE", 0)) != 0) {
         md_fail("cannot map memory for the tracker's tables", ENOMEM);
         md_guard = 0;
         return;

@@ -86,7 +86,7 @@ void md_snapshot_encode(md_buffer *b, uint32_t reason, uint32_t flags, uint64_t 
     md_buffer_append(b, MEMDRIFT_FORMAT_MAGIC, 8);
     md_buffer_u32(b, MEMDRIFT_FORMAT_VERSION);
     md_buffer_u32(b, MEMDRIFT_FORMAT_HEADER_BYTES);
-    md_buffer_u32(b, flags);
+    md_buffer_u32(b, flags | (md_sample_rate ? MEMDRIFT_FLAG_SAMPLED : 0));
     md_buffer_u32(b, reason);
     md_buffer_u32(b, (uint32_t)md_config.pid);
     md_buffer_u32(b, (uint32_t)getppid());
@@ -96,7 +96,7 @@ void md_snapshot_encode(md_buffer *b, uint32_t reason, uint32_t flags, uint64_t 
     md_buffer_u64(b, md_config.start_wall_ns);
     md_buffer_u64(b, md_config.start_mono_ns);
     md_buffer_u64(b, md_config.interval_ns);
-    md_buffer_u64(b, 0); /* sample rate: exact mode */
+    md_buffer_u64(b, md_sample_rate);
     md_buffer_u32(b, 4); /* sections */
     md_buffer_u32(b, (uint32_t)md_config.depth);
 

@@ -249,7 +249,7 @@ static md_count *slot_for(md_table **tp, uint32_t key) {
     return &t->slots[i];
 }
 
-static void add(uint32_t stack, int which, uint64_t bytes) {
+static void add(uint32_t stack, int which, uint64_t bytes, uint64_t count) {
     md_thread *t = this_thread;
     if (MD_UNLIKELY(!t)) {
         t = acquire_thread();
@@ -267,7 +267,7 @@ static void add(uint32_t stack, int which, uint64_t bytes) {
                                   atomic_load_explicit(&c->value[which], memory_order_relaxed) + (int64_t)bytes,
                                   memory_order_relaxed);
             atomic_store_explicit(&c->value[which + 1],
-                                  atomic_load_explicit(&c->value[which + 1], memory_order_relaxed) + 1,
+                                  atomic_load_explicit(&c->value[which + 1], memory_order_relaxed) + (int64_t)count,
                                   memory_order_relaxed);
             return;
         }
@@ -275,11 +275,11 @@ static void add(uint32_t stack, int which, uint64_t bytes) {
     /* After the thread's exit handler ran, or when its table could not grow. */
     md_stack *s = stack_at(stack);
     atomic_fetch_add_explicit(&s->retired[which], (int64_t)bytes, memory_order_relaxed);
-    atomic_fetch_add_explicit(&s->retired[which + 1], 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&s->retired[which + 1], (int64_t)count, memory_order_relaxed);
 }
 
-void md_count_alloc(uint32_t stack, uint64_t bytes) { add(stack, ALLOC_BYTES, bytes); }
-void md_count_free(uint32_t stack, uint64_t bytes) { add(stack, FREE_BYTES, bytes); }
+void md_count_alloc(uint32_t stack, uint64_t bytes, uint64_t count) { add(stack, ALLOC_BYTES, bytes, count); }
+void md_count_free(uint32_t stack, uint64_t bytes, uint64_t count) { add(stack, FREE_BYTES, bytes, count); }
 
 /* Caller holds registry_lock: moves a block's counts into the shared totals and frees it. */
 static void fold(md_thread *t) {

@@ -84,8 +84,8 @@ int md_stacks_init(void);
 /* Returns the id of the stack, inserting it when new. Lock-free for known stacks. */
 uint32_t md_stacks_intern(const uintptr_t *addresses, int n);
 /* Per-thread counters: no shared cache line is written for stacks the thread has seen. */
-void md_count_alloc(uint32_t stack, uint64_t bytes);
-void md_count_free(uint32_t stack, uint64_t bytes);
+void md_count_alloc(uint32_t stack, uint64_t bytes, uint64_t count);
+void md_count_free(uint32_t stack, uint64_t bytes, uint64_t count);
 /* Folds the calling thread's counters into the shared totals (thread exit). */
 void md_thread_retire(void *thread_block);
 uint32_t md_stacks_count(void);
@@ -97,6 +97,26 @@ typedef struct {
 void md_stacks_write(md_buffer *b, md_totals *totals);
 void md_stacks_lock_for_fork(void);
 void md_stacks_unlock_after_fork(int child);
+
+/* ---- sampling.c: Poisson sampling by bytes ---- */
+
+/* Mean bytes between samples; 0 in exact mode, where every allocation is recorded. */
+extern uint64_t md_sample_rate;
+int md_sampling_init(uint64_t rate);
+/* Bytes this thread allocates before its next sample. */
+extern __thread int64_t md_countdown __attribute__((tls_model("initial-exec")));
+int md_sample_crossed(void);
+/* Whether to record an allocation of `size` bytes. Thread-local only; allocation-free. */
+static inline int md_sample(size_t size) {
+    md_countdown -= (int64_t)size;
+    return MD_LIKELY(md_countdown > 0) ? 0 : md_sample_crossed();
+}
+/* The estimate one sample of `size` bytes stands for. */
+void md_sample_weights(uint64_t size, uint64_t *bytes, uint64_t *count);
+/* A counting filter of sampled block addresses: a miss proves a block was not sampled. */
+void md_filter_add(uintptr_t p);
+void md_filter_remove(uintptr_t p);
+int md_filter_may_contain(uintptr_t p);
 
 /* ---- live.c: live allocations (pointer -> size, stack), sharded ---- */
 

@@ -32,6 +32,8 @@ static int find_range(struct dl_phdr_info *info, size_t size, void *context) {
 }
 
 void md_unwind_init(void) {
+    /* The default global cache takes a lock on every step; a per-thread one needs none. */
+    unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
     self_range.probe = (uintptr_t)&md_unwind_init;
     dl_iterate_phdr(find_range, &self_range);
     unwinder_range.probe = (uintptr_t)&unw_backtrace;

@@ -70,3 +70,64 @@ private func parseFolded(_ text: String, values: Int) -> [(frames: [String], val
         }
     }
 }
+
+/// `go` from Debian's golang-go, which scripts/test.sh installs.
+private let goTool: String? = ["/usr/bin/go", "/usr/lib/go/bin/go"].first { FileManager.default.isExecutableFile(atPath: $0) }
+
+@Suite(.enabled(if: goTool != nil, "go is not installed (scripts/test.sh installs golang-go)"))
+struct PprofTests {
+    private func top(_ profile: String, index: String) throws -> [String] {
+        let home = try scratchDirectory()
+        let outcome = try launch(
+            try #require(goTool), ["tool", "pprof", "-top", "-sample_index=\(index)", profile],
+            environment: ["HOME": home, "GOCACHE": home + "/cache", "GOPATH": home + "/go", "GOTOOLCHAIN": "local", "PPROF_TMPDIR": home])
+        #expect(outcome.status == 0, "\(outcome.stderrText)")
+        // Rows after the header: flat flat% sum% cum cum% name
+        let lines = outcome.stdoutText.split(separator: "\n").map(String.init)
+        guard let header = lines.firstIndex(where: { $0.contains("flat%") }) else { return [] }
+        return lines[(header + 1)...].map { $0.split(separator: " ", omittingEmptySubsequences: true).dropFirst(5).joined(separator: " ") }
+    }
+
+    @Test func goToolPprofListsTheLeakingFunctionFirst() throws {
+        let session = try #require(leakySession)
+        let profile = try scratchDirectory() + "/leaky.pb.gz"
+        let outcome = try launch(Built.memdrift, ["pprof", session, "-o", profile])
+        #expect(outcome.status == 0, "\(outcome.stderrText)")
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: profile))
+        #expect(bytes.prefix(2) == Data([0x1F, 0x8B]))  // gzip
+        #expect(try top(profile, index: "inuse_space").first == "remember_error")
+        let allocs = try top(profile, index: "alloc_space")
+        #expect(allocs.prefix(2).contains("build_response"))  // 2 KiB per request: the most bytes allocated
+    }
+
+    @Test func aBaseMakesAGrowthProfile() throws {
+        let session = try #require(leakySession)
+        let series = try #require(try FileManager.default.contentsOfDirectory(atPath: session).first { $0.hasPrefix("pid-") })
+        let snaps = try FileManager.default.contentsOfDirectory(atPath: "\(session)/\(series)").filter { $0.hasSuffix(".mds") }.sorted()
+        let profile = try scratchDirectory() + "/growth.pb.gz"
+        let outcome = try launch(
+            Built.memdrift, ["pprof", "\(session)/\(series)/\(try #require(snaps.last))", "--base", "\(session)/\(series)/\(snaps[1])", "-o", profile])
+        #expect(outcome.status == 0, "\(outcome.stderrText)")
+        #expect(try top(profile, index: "inuse_space").first == "remember_error")
+    }
+}
+
+/// Chromium from Debian, which scripts/test.sh installs.
+private let chromium: String? = ["/usr/lib/chromium/chromium", "/usr/bin/chromium"].first { FileManager.default.isExecutableFile(atPath: $0) }
+
+@Suite(.enabled(if: chromium != nil, "chromium is not installed (scripts/test.sh installs it)"))
+struct HTMLReportTests {
+    @Test func theReportRendersInHeadlessChromiumWithChartAndFlameGraph() throws {
+        let session = try #require(leakySession)
+        let html = try scratchDirectory() + "/report.html"
+        let outcome = try launch(Built.memdrift, ["report", session, "--html", html])
+        #expect(outcome.status == 0, "\(outcome.stderrText)")
+        let text = try String(contentsOfFile: html, encoding: .utf8)
+        #expect(text.contains("remember_error"))
+        #expect(!text.contains("http://") && !text.contains("https://"))
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../scripts/check-html.sh").standardized.path
+        let check = try launch("/bin/bash", [script, html], timeout: 300)
+        #expect(check.status == 0, "\(check.stdoutText)\(check.stderrText)")
+        #expect(check.stdoutText.contains("1 chart(s), 1 flame graph(s)"))
+    }
+}

@@ -19,4 +19,11 @@ int mds_take_signal(int *from_terminal);
  * default signal dispositions. Returns the pid, or -1 with *error set. */
 pid_t mds_spawn(const char *file, char *const argv[], char *const envp[], int *error);
 
+/* Waits up to `milliseconds` for process `pid` to exit, without reaping it. Returns 1 when it
+ * exited (or cannot be watched), 0 on timeout. Uses a pidfd, so it wakes at once on exit. */
+int mds_wait_for_exit(pid_t pid, int milliseconds);
+
+/* Formats the local time `seconds` with strftime into `out`; returns its length (0 on failure). */
+int mds_format_time(long long seconds, const char *format, int utc, char *out, int size);
+
 #endif

@@ -55,10 +55,17 @@ public struct Session: Sendable {
             let started: String
             let interval_seconds: Double
         }
-        let formatter = ISO8601DateFormatter()
-        let description = Description(command: command, started: formatter.string(from: start), interval_seconds: intervalSeconds)
+        var moment = time_t(start.timeIntervalSince1970)
+        var parts = tm()
+        var buffer = [CChar](repeating: 0, count: 32)
+        // strftime, not ISO8601DateFormatter: loading ICU would add tens of milliseconds to every run.
+        let length = gmtime_r(&moment, &parts) == nil ? 0 : strftime(&buffer, buffer.count, "%Y-%m-%dT%H:%M:%SZ", &parts)
+        let started = String(decoding: buffer.prefix(length).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        let description = Description(command: command, started: started, interval_seconds: intervalSeconds)
         let path = (sessionPath as NSString).appendingPathComponent(descriptionFileName)
-        guard let data = try? JSONEncoder().encode(description) else { throw .unreadable(path: path, reason: "cannot encode") }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        guard let data = try? encoder.encode(description) else { throw .unreadable(path: path, reason: "cannot encode") }
         let fd = Foundation.open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw .unreadable(path: path, reason: systemError()) }
         defer { close(fd) }

@@ -1,0 +1,118 @@
+/*
+ * Poisson sampling by bytes, as jemalloc, tcmalloc and Go's pprof do: every thread counts
+ * down an exponentially distributed number of bytes and records the allocation that
+ * crosses zero. A block of n bytes is then sampled with probability p = 1 - exp(-n/R),
+ * so each sample carries weight 1/p (count) and n/p (bytes): unbiased estimates, with
+ * blocks much larger than R (p ~ 1) always recorded at their true size.
+ *
+ * A counting filter over block addresses lets free() skip the live table for the
+ * unsampled majority without a lock or a shared write.
+ */
+#include <stdint.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tracker.h"
+
+#define FILTER_BITS 16
+#define FILTER_SIZE (1u << FILTER_BITS)
+
+uint64_t md_sample_rate;
+static _Atomic uint16_t *filter;
+__thread int64_t md_countdown __attribute__((tls_model("initial-exec")));
+static __thread uint64_t rng __attribute__((tls_model("initial-exec")));
+
+/* exp(x) for x <= 0 without libm: range reduction to [-ln2/2, ln2/2] and a Taylor series. */
+static double md_exp(double x) {
+    if (x < -700) return 0;
+    const double ln2 = 0.6931471805599453;
+    double k = __builtin_floor(x / ln2 + 0.5);
+    double r = x - k * ln2, term = 1, sum = 1;
+    for (int i = 1; i < 14; i++) {
+        term *= r / i;
+        sum += term;
+    }
+    union {
+        double d;
+        uint64_t u;
+    } scale = {.u = (uint64_t)((int64_t)k + 1023) << 52};
+    return sum * scale.d;
+}
+
+/* ln(x) for 0 < x <= 1 without libm: x = m * 2^e, ln m = 2 atanh((m - 1) / (m + 1)). */
+static double md_log(double x) {
+    union {
+        double d;
+        uint64_t u;
+    } v = {.d = x};
+    int e = (int)((v.u >> 52) & 0x7FF) - 1023;
+    v.u = (v.u & 0x000FFFFFFFFFFFFFull) | 0x3FF0000000000000ull;
+    double t = (v.d - 1) / (v.d + 1), t2 = t * t, term = t, sum = 0;
+    for (int i = 1; i < 30; i += 2) {
+        sum += term / i;
+        term *= t2;
+    }
+    return 2 * sum + e * 0.6931471805599453;
+}
+
+static uint64_t next_random(void) {
+    if (MD_UNLIKELY(rng == 0)) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        rng = ((uint64_t)(uintptr_t)&rng * 0x9E3779B97F4A7C15ull) ^ (uint64_t)ts.tv_nsec ^ ((uint64_t)gettid() << 32);
+        if (rng == 0) rng = 1;
+    }
+    /* xorshift64* */
+    rng ^= rng >> 12;
+    rng ^= rng << 25;
+    rng ^= rng >> 27;
+    return rng * 0x2545F4914F6CDD1Dull;
+}
+
+static int64_t next_interval(void) {
+    double u = ((double)(next_random() >> 11) + 0.5) * (1.0 / 9007199254740992.0); /* (0, 1) */
+    double bytes = -md_log(u) * (double)md_sample_rate;
+    return bytes < 1 ? 1 : (int64_t)bytes;
+}
+
+int md_sampling_init(uint64_t rate) {
+    md_sample_rate = rate;
+    if (!rate) return 0;
+    filter = md_map(sizeof(uint16_t) * FILTER_SIZE);
+    return filter ? 0 : -1;
+}
+
+/* Called when this thread's countdown crossed zero; allocation-free, thread-local only. */
+int md_sample_crossed(void) {
+    /* The first call of a thread starts from zero: draw its first interval then. */
+    do md_countdown += next_interval();
+    while (md_countdown <= 0);
+    return 1;
+}
+
+void md_sample_weights(uint64_t size, uint64_t *bytes, uint64_t *count) {
+    double p = 1 - md_exp(-(double)size / (double)md_sample_rate);
+    if (p <= 0) p = 1e-12;
+    double w = 1 / p;
+    *count = (uint64_t)(w + 0.5);
+    *bytes = (uint64_t)((double)size * w + 0.5);
+}
+
+/* One slot per page, indexed by page number: frees of neighbouring blocks read the same cache
+ * lines of a filter small enough to stay in cache, and a page holding no sampled block (nearly
+ * all of them) answers "not sampled" at once. Pages 256 MiB apart share a slot, which only
+ * costs a live-table lookup. Counters are 16 bits: a page never holds 65536 blocks. */
+static uint32_t filter_slot(uintptr_t p) { return (uint32_t)(p >> 12) & (FILTER_SIZE - 1); }
+
+void md_filter_add(uintptr_t p) {
+    if (filter) atomic_fetch_add_explicit(&filter[filter_slot(p)], 1, memory_order_relaxed);
+}
+
+void md_filter_remove(uintptr_t p) {
+    if (filter) atomic_fetch_sub_explicit(&filter[filter_slot(p)], 1, memory_order_relaxed);
+}
+
+int md_filter_may_contain(uintptr_t p) {
+    return !filter || atomic_load_explicit(&filter[filter_slot(p)], memory_order_relaxed) != 0;
+}
