@@ -1,3 +1,4 @@
+import MemdriftCore
 /// Order statistics without full sorting.
 ///
 /// The analyzer needs medians and a handful of ranks out of thousands of pairwise slopes per
@@ -151,25 +152,3 @@ enum Selection {
     }
 }
 
-/// Small, fast, deterministic PRNG (SplitMix64) so that sampled estimates are reproducible.
-struct SplitMix64: RandomNumberGenerator {
-    private var state: UInt64
-
-    init(seed: UInt64) {
-        state = seed
-    }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    /// Uniform integer in `0..<bound` (bound > 0) by multiply-high, avoiding a slow 64-bit
-    /// division; the bias (< bound / 2^64) is irrelevant.
-    mutating func below(_ bound: Int) -> Int {
-        Int(next().multipliedFullWidth(by: UInt64(bound)).high)
-    }
-}

@@ -34,21 +34,9 @@ public enum JUnitXML {
         return out
     }
 
+    /// XML 1.0 forbids most control characters even escaped; the rest escapes as HTML does.
     static func escape(_ s: String) -> String {
-        var out = ""
-        for ch in s.unicodeScalars {
-            switch ch {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            case "'": out += "&apos;"
-            case "\n", "\t": out.unicodeScalars.append(ch)
-            default:
-                // XML 1.0 forbids most control characters, even escaped.
-                if ch.value < 0x20 { out += "?" } else { out.unicodeScalars.append(ch) }
-            }
-        }
-        return out
+        let allowed = String(String.UnicodeScalarView(s.unicodeScalars.map { $0.value < 0x20 && $0 != "\n" && $0 != "\t" ? "?" : $0 }))
+        return HTMLEscaping.text(allowed)
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import MemdriftAnalysis
+import MemdriftCore
 import Testing
 
 @Suite("Theil-Sen")

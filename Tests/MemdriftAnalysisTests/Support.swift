@@ -1,34 +1,6 @@
 import Foundation
 import MemdriftAnalysis
-
-/// Deterministic SplitMix64 so every synthetic series is reproducible.
-struct SplitMix64 {
-    private var state: UInt64
-
-    init(seed: UInt64) {
-        state = seed
-    }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    /// Uniform in [0, 1).
-    mutating func uniform() -> Double {
-        Double(next() >> 11) * 0x1.0p-53
-    }
-
-    /// Standard normal via Box-Muller.
-    mutating func gaussian() -> Double {
-        let u1 = max(uniform(), 1e-300)
-        let u2 = uniform()
-        return (-2 * log(u1)).squareRoot() * cos(2 * Double.pi * u2)
-    }
-}
+import MemdriftCore
 
 /// Builders for synthetic memory series sampled every `interval` seconds.
 enum Synthetic {
