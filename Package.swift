@@ -4,7 +4,7 @@ import PackageDescription
 // The tracker is preloaded into other processes: C only, no Swift runtime, no start files.
 let trackerFlags: [CSetting] = [
     .define("_GNU_SOURCE"),
-    .unsafeFlags(["-O2", "-fvisibility=hidden", "-ftls-model=initial-exec", "-fno-omit-frame-pointer", "-Wall", "-Wextra"])
+    .unsafeFlags(["-O2", "-fvisibility=hidden", "-ftls-model=initial-exec", "-fno-omit-frame-pointer", "-Wall", "-Wextra"]),
 ]
 
 // Examples keep every call frame so their stacks are predictable, and every malloc/free pair:
@@ -63,7 +63,8 @@ let package = Package(
             ]),
 
         .executableTarget(
-            name: "memdrift-bench", dependencies: ["MemdriftCore", "MemdriftSymbolization", "MemdriftAnalysis"], path: "Sources/MemdriftBench"),
+            name: "memdrift-bench", dependencies: ["MemdriftCore", "MemdriftSymbolization", "MemdriftAnalysis"],
+            path: "Sources/MemdriftBench"),
 
         example("leaky-server", path: "leaky-server"),
         example("bounded-cache", path: "bounded-cache"),
@@ -76,16 +77,31 @@ let package = Package(
         example("mmap-growth", path: "mmap-growth"),
         example("slow-leak", path: "slow-leak"),
         example("leaky-child", path: "leaky-child"),
-        .target(name: "LeakyPlugin", path: "Examples/leaky-plugin", cSettings: exampleFlags, linkerSettings: [.unsafeFlags(["-nostartfiles"])]),
-        .executableTarget(name: "leaky-cpp", path: "Examples/leaky-cpp", cxxSettings: [.unsafeFlags(["-O1", "-g", "-fno-omit-frame-pointer", "-fno-optimize-sibling-calls"])]),
-        .executableTarget(name: "stl-churn", path: "Examples/stl-churn", cxxSettings: [.unsafeFlags(["-O2", "-g", "-fno-omit-frame-pointer"])]),
+        example("fault-fork-storm", path: "fault-fork-storm"),
+        example("fault-spawn", path: "fault-spawn"),
+        example("fault-exec-chain", path: "fault-exec-chain"),
+        example("fault-threads", path: "fault-threads", libraries: ["pthread"]),
+        example("fault-dlopen", path: "fault-dlopen", libraries: ["dl", "pthread"]),
+        example("fault-signals", path: "fault-signals"),
+        example("fault-die", path: "fault-die"),
+        .target(
+            name: "LeakyPlugin", path: "Examples/leaky-plugin", cSettings: exampleFlags,
+            linkerSettings: [.unsafeFlags(["-nostartfiles"])]),
+        .executableTarget(
+            name: "leaky-cpp", path: "Examples/leaky-cpp",
+            cxxSettings: [.unsafeFlags(["-O1", "-g", "-fno-omit-frame-pointer", "-fno-optimize-sibling-calls"])]),
+        .executableTarget(
+            name: "stl-churn", path: "Examples/stl-churn", cxxSettings: [.unsafeFlags(["-O2", "-g", "-fno-omit-frame-pointer"])]),
         .executableTarget(name: "leaky-swift", path: "Examples/leaky-swift", swiftSettings: [.unsafeFlags(["-O", "-g"])]),
 
         .testTarget(name: "MemdriftCoreTests", dependencies: ["MemdriftCore"]),
-        .testTarget(name: "MemdriftSymbolizationTests", dependencies: ["MemdriftSymbolization", "MemdriftCore"], exclude: ["Golden"]),
+        .testTarget(
+            name: "MemdriftSymbolizationTests", dependencies: ["MemdriftSymbolization", "MemdriftCore"], exclude: ["Golden"]),
         .testTarget(name: "MemdriftAnalysisTests", dependencies: ["MemdriftAnalysis", "MemdriftCore", "MemdriftSymbolization"]),
         .testTarget(name: "MemdriftExportTests", dependencies: ["MemdriftExport", "CZlib"]),
         .testTarget(name: "MemdriftRecordingTests", dependencies: ["MemdriftRecording"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["MemdriftCore", "MemdriftSymbolization", "MemdriftRecording"], exclude: ["Golden"]),
+        .testTarget(
+            name: "EndToEndTests", dependencies: ["MemdriftCore", "MemdriftSymbolization", "MemdriftRecording"],
+            exclude: ["Golden"]),
     ]
 )

@@ -52,16 +52,29 @@ public final class Recorder {
         if let duration = options.duration, duration <= 0 { throw .invalidOption("--duration must be positive") }
 
         let tracker = try TrackerLocator.locate(explicit: options.trackerPath)
+        try TrackerLocator.validate(tracker)
         let sessionPath = try SessionDirectory.prepare(options.outputDirectory, command: command)
         do {
             try Session.writeDescription(sessionPath: sessionPath, command: options.command, intervalSeconds: options.interval)
         } catch {
             throw .outputUnusable(path: sessionPath, reason: error.description)
         }
+        // Said even with --quiet: otherwise the empty session would look like a program that never allocated.
+        if let obstacle = PreloadCheck.obstacle(for: command) { note(obstacle.message) }
         _ = mds_become_subreaper()
         mds_watch_signals()
 
-        let pid = try spawn(command: options.command, environment: environment(tracker: tracker, session: sessionPath))
+        let pid: pid_t
+        do {
+            pid = try spawn(command: options.command, environment: environment(tracker: tracker, session: sessionPath))
+        } catch {
+            // Nothing ran: leave no empty session behind.
+            let contents = (try? FileManager.default.contentsOfDirectory(atPath: sessionPath)) ?? []
+            if contents.allSatisfy({ $0 == Session.descriptionFileName }) {
+                try? FileManager.default.removeItem(atPath: sessionPath)
+            }
+            throw error
+        }
         let status = supervise(pid: pid, session: sessionPath)
         clearStatus()
         if !options.quiet {

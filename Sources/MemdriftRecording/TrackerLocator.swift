@@ -24,6 +24,21 @@ public enum TrackerLocator {
         return found
     }
 
+    /// Fails unless `path` is a complete ELF shared library, so a wrong `--tracker` is an error
+    /// here rather than a loader warning in the target and an empty session.
+    public static func validate(_ path: String) throws(RecordingError) {
+        guard let elf = ELFProgramHeaders(path: path) else {
+            throw .trackerUnusable(path: path, reason: "not an ELF file, or cut short")
+        }
+        guard elf.fileType == ELFProgramHeaders.sharedObject, elf.segmentTypes.contains(ELFProgramHeaders.dynamic) else {
+            throw .trackerUnusable(path: path, reason: "not a shared library")
+        }
+        // A position-independent executable is ET_DYN too, but the loader refuses to preload one.
+        guard !elf.segmentTypes.contains(ELFProgramHeaders.interpreter) else {
+            throw .trackerUnusable(path: path, reason: "an executable, not a shared library")
+        }
+    }
+
     /// The running executable's path, resolved through /proc/self/exe.
     public static func executablePath() -> String {
         (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]

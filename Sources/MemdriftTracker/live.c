@@ -47,7 +47,8 @@ int md_live_init(void) {
 
 static void put(md_entry *slots, size_t mask, uintptr_t p, uint64_t meta) {
     size_t i = (mix(p) >> SHARD_BITS) & mask;
-    while (slots[i].pointer) i = (i + 1) & mask;
+    while (slots[i].pointer)
+        i = (i + 1) & mask;
     slots[i].pointer = p;
     slots[i].meta = meta;
 }
@@ -78,13 +79,15 @@ int md_live_insert(uintptr_t p, uint64_t size, uint32_t stack, uint32_t *old_sta
         return 0;
     }
     size_t i = (h >> SHARD_BITS) & s->mask;
-    while (s->slots[i].pointer && s->slots[i].pointer != p) i = (i + 1) & s->mask;
+    while (s->slots[i].pointer && s->slots[i].pointer != p)
+        i = (i + 1) & s->mask;
     if (s->slots[i].pointer == p) {
         *old_stack = (uint32_t)(s->slots[i].meta >> SIZE_BITS);
         *old_size = s->slots[i].meta & MAX_SIZE;
         replaced = 1;
     } else {
-        s->used++;
+        /* Atomic store (under the lock) because md_live_entries reads it without the lock. */
+        __atomic_store_n(&s->used, s->used + 1, __ATOMIC_RELAXED);
     }
     s->slots[i].pointer = p;
     s->slots[i].meta = meta;
@@ -98,7 +101,8 @@ int md_live_remove(uintptr_t p, uint32_t *stack, uint64_t *size) {
     md_shard *s = &shards[h & (SHARDS - 1)];
     md_lock_acquire(&s->lock);
     size_t i = (h >> SHARD_BITS) & s->mask;
-    while (s->slots[i].pointer && s->slots[i].pointer != p) i = (i + 1) & s->mask;
+    while (s->slots[i].pointer && s->slots[i].pointer != p)
+        i = (i + 1) & s->mask;
     if (!s->slots[i].pointer) {
         md_lock_release(&s->lock);
         return 0;
@@ -115,19 +119,22 @@ int md_live_remove(uintptr_t p, uint32_t *stack, uint64_t *size) {
         }
     }
     s->slots[hole].pointer = 0;
-    s->used--;
+    __atomic_store_n(&s->used, s->used - 1, __ATOMIC_RELAXED);
     md_lock_release(&s->lock);
     return 1;
 }
 
+/* Lock-free and approximate while other threads insert: each shard's count is read atomically. */
 uint64_t md_live_entries(void) {
     uint64_t n = 0;
-    for (unsigned i = 0; i < SHARDS; i++) n += __atomic_load_n(&shards[i].used, __ATOMIC_RELAXED);
+    for (unsigned i = 0; i < SHARDS; i++)
+        n += __atomic_load_n(&shards[i].used, __ATOMIC_RELAXED);
     return n;
 }
 
 void md_live_lock_for_fork(void) {
-    for (unsigned i = 0; i < SHARDS; i++) md_lock_acquire(&shards[i].lock);
+    for (unsigned i = 0; i < SHARDS; i++)
+        md_lock_acquire(&shards[i].lock);
 }
 
 void md_live_unlock_after_fork(int child) {

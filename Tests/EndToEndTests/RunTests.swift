@@ -30,7 +30,10 @@ import Testing
     }
 
     @Test(arguments: [
-        ["/usr/bin/env", "python3", "-c", "import json, hashlib, ctypes; print(json.dumps({'a': [1, 2]}), hashlib.sha256(b'x').hexdigest())"],
+        [
+            "/usr/bin/env", "python3", "-c",
+            "import json, hashlib, ctypes; print(json.dumps({'a': [1, 2]}), hashlib.sha256(b'x').hexdigest())",
+        ],
         ["/usr/bin/git", "--version"],
         ["/bin/ls", "-R", "/usr/share/doc"],
         ["/bin/sh", "-c", "seq 1 100000 | sort"],
@@ -47,10 +50,15 @@ import Testing
     }
 
     @Test func exitCodesForMissingCommandsAndBadInput() throws {
-        let missing = try launch(Built.memdrift, ["run", "-q", "-o", try scratchDirectory() + "/s", "--", "/nonexistent/program"])
+        let unused = try scratchDirectory() + "/s"
+        let missing = try launch(Built.memdrift, ["run", "-q", "-o", unused, "--", "/nonexistent/program"])
         #expect(missing.status == 127)
+        #expect(!FileManager.default.fileExists(atPath: unused))
         #expect(missing.stderrText.hasPrefix("memdrift: cannot start /nonexistent/program"))
-        for arguments in [["run"], ["run", "--interval", "1x", "--", "true"], ["run", "--depth", "0", "--", "true"], ["snapshot", "/nonexistent"], ["frobnicate"]] {
+        for arguments in [
+            ["run"], ["run", "--interval", "1x", "--", "true"], ["run", "--depth", "0", "--", "true"],
+            ["snapshot", "/nonexistent"], ["frobnicate"],
+        ] {
             let bad = try launch(Built.memdrift, arguments)
             #expect(bad.status == 2, "\(arguments)")
             #expect(bad.stderrText.hasPrefix("memdrift: "), "\(arguments)")

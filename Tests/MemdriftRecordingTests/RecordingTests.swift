@@ -58,7 +58,10 @@ import Testing
         #expect(lines[0] == "memdrift: session \(dir): 2 processes, 4 snapshots")
         #expect(lines[1].hasPrefix("pid 10: app --serve"))
         #expect(lines[3].contains("heap 4.1 KiB -> 52.9 KiB (+48.8 KiB)"))
-        #expect(lines[5] == "    +48.8 KiB (+200 blocks, 48.9 KiB live)  app+0x1234 (module missing) <- libc.so.6+0x2724a (module missing)")
+        #expect(
+            lines[5]
+                == "    +48.8 KiB (+200 blocks, 48.9 KiB live)  app+0x1234 (module missing) <- libc.so.6+0x2724a (module missing)"
+        )
         #expect(text.contains("pid 11: app --serve"))
     }
 
@@ -82,16 +85,23 @@ import Testing
             Module(index: 1, base: 1 << 30, start: 1 << 30, end: 1 << 31, buildID: [2], path: "/lib/libc.so.6"),
         ]
         let stacks = [
-            CallStack(id: 1, frames: [Frame(module: 0, offset: 0x1234), Frame(module: 1, offset: 0x2724A)], liveBytes: leak, liveCount: leak / 250, allocatedBytes: leak, allocatedCount: leak / 250),
-            CallStack(id: 2, frames: [Frame(module: 0, offset: 0x2000)], liveBytes: 4096, liveCount: 1, allocatedBytes: 4096, allocatedCount: 1),
+            CallStack(
+                id: 1, frames: [Frame(module: 0, offset: 0x1234), Frame(module: 1, offset: 0x2724A)], liveBytes: leak,
+                liveCount: leak / 250, allocatedBytes: leak, allocatedCount: leak / 250),
+            CallStack(
+                id: 2, frames: [Frame(module: 0, offset: 0x2000)], liveBytes: 4096, liveCount: 1, allocatedBytes: 4096,
+                allocatedCount: 1),
         ]
-        return Snapshot(header: header, executable: "/bin/app", commandLine: ["app", "--serve"], figures: figures, modules: modules, stacks: stacks)
+        return Snapshot(
+            header: header, executable: "/bin/app", commandLine: ["app", "--serve"], figures: figures, modules: modules,
+            stacks: stacks)
     }
 
     private func store(_ s: Snapshot, in dir: String) throws {
         let series = "\(dir)/pid-\(s.header.pid)"
         try FileManager.default.createDirectory(atPath: series, withIntermediateDirectories: true)
-        let name = "snap-" + String(repeating: "0", count: 6 - String(s.header.sequence).count) + String(s.header.sequence) + ".mds"
+        let name =
+            "snap-" + String(repeating: "0", count: 6 - String(s.header.sequence).count) + String(s.header.sequence) + ".mds"
         try Data(SnapshotEncoder.encode(s)).write(to: URL(fileURLWithPath: "\(series)/\(name)"))
     }
 }
@@ -100,4 +110,37 @@ func makeTemporaryDirectory() throws -> String {
     let path = NSTemporaryDirectory() + "memdrift-test-" + UUID().uuidString
     try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
     return path
+}
+
+@Suite struct PreloadCheckTests {
+    @Test func dynamicProgramsScriptsAndMissingFilesHaveNoObstacle() throws {
+        #expect(PreloadCheck.obstacle(for: "/bin/ls") == nil)
+        #expect(PreloadCheck.obstacle(for: "ls", path: "/nonexistent:/bin") == nil)
+        #expect(PreloadCheck.obstacle(for: "/nonexistent/program") == nil)
+        let dir = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try Data("#!/bin/sh\nexit 0\n".utf8).write(to: URL(fileURLWithPath: "\(dir)/script"))
+        #expect(PreloadCheck.obstacle(for: "\(dir)/script") == nil)
+    }
+
+    @Test func setuidAndSetgidFilesAreObstacles() throws {
+        let dir = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try FileManager.default.copyItem(atPath: "/bin/true", toPath: "\(dir)/uid")
+        try FileManager.default.copyItem(atPath: "/bin/true", toPath: "\(dir)/gid")
+        #expect(chmod("\(dir)/uid", 0o4755) == 0 && chmod("\(dir)/gid", 0o2755) == 0)
+        #expect(PreloadCheck.obstacle(for: "\(dir)/uid") == .setID(path: "\(dir)/uid", bit: "setuid"))
+        #expect(PreloadCheck.obstacle(for: "gid", path: dir) == .setID(path: "\(dir)/gid", bit: "setgid"))
+    }
+
+    @Test func theTrackerMustBeACompleteSharedLibrary() throws {
+        let dir = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let library = "/lib/x86_64-linux-gnu/libz.so.1"
+        #expect(throws: Never.self) { try TrackerLocator.validate(library) }
+        try Data(try Data(contentsOf: URL(fileURLWithPath: library)).prefix(80)).write(to: URL(fileURLWithPath: "\(dir)/cut.so"))
+        for bad in ["\(dir)/cut.so", "/bin/ls", "/etc/passwd", "\(dir)/missing.so"] {
+            #expect(throws: RecordingError.self, "\(bad)") { try TrackerLocator.validate(bad) }
+        }
+    }
 }

@@ -1,0 +1,128 @@
+/*
+ * Exercises the tracker's tables through its internal C API from several threads, without the
+ * malloc hooks (hooks.c is left out: a sanitizer interposes malloc itself). Built and run by
+ * scripts/sanitizers.sh under AddressSanitizer + UndefinedBehaviorSanitizer and under
+ * ThreadSanitizer. Exits 1 with a message when a table lost or invented something.
+ * Usage: driver SNAPSHOT-FILE
+ */
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tracker.h"
+
+/* What hooks.c would provide: the driver calls no hook, so there is nothing to resolve. */
+void md_hooks_init(void) {}
+
+enum { THREADS = 4, STACKS_PER_THREAD = 2000, SHARED_STACKS = 500, BLOCKS = 20000, ROUNDS = 3 };
+
+static uint32_t shared_ids[THREADS][SHARED_STACKS];
+static pthread_mutex_t snapshot_mutex = PTHREAD_MUTEX_INITIALIZER;
+static int failures;
+
+static void check(int ok, const char *what) {
+    if (!ok) {
+        fprintf(stderr, "driver: %s\n", what);
+        __atomic_add_fetch(&failures, 1, __ATOMIC_RELAXED);
+    }
+}
+
+/* A stack of plausible return addresses; `key` makes it distinct, `depth` varies with it. */
+static int make_stack(uintptr_t *out, uint32_t key) {
+    int n = 1 + (int)(key % 12);
+    for (int i = 0; i < n; i++)
+        out[i] = (uintptr_t)&make_stack + 16u * (key * 31u + (uint32_t)i);
+    return n;
+}
+
+static void encode_once(md_buffer *b) {
+    pthread_mutex_lock(&snapshot_mutex); /* the tracker serializes snapshots with its writer lock */
+    b->length = 0;
+    b->failed = 0;
+    md_snapshot_encode(b, MEMDRIFT_REASON_API, 0, 1);
+    check(!b->failed && b->length > 96, "a snapshot could not be encoded");
+    check(b->length > 8 && memcmp(b->data, MEMDRIFT_FORMAT_MAGIC, 8) == 0, "a snapshot lacks its magic");
+    pthread_mutex_unlock(&snapshot_mutex);
+}
+
+static void *worker(void *argument) {
+    int index = (int)(intptr_t)argument;
+    uintptr_t addresses[16];
+    for (int i = 0; i < SHARED_STACKS; i++)
+        shared_ids[index][i] = md_stacks_intern(addresses, make_stack(addresses, (uint32_t)i));
+    uint32_t own[STACKS_PER_THREAD];
+    for (int i = 0; i < STACKS_PER_THREAD; i++) {
+        own[i] = md_stacks_intern(addresses, make_stack(addresses, 100000u * (uint32_t)(index + 1) + (uint32_t)i));
+        check(own[i] != MD_UNKNOWN_STACK, "a new stack got no id");
+    }
+    md_buffer local = {0};
+    for (int round = 0; round < ROUNDS; round++) {
+        /* Blocks at fake, distinct addresses: this thread's range, 16-byte aligned. */
+        for (int i = 0; i < BLOCKS; i++) {
+            uintptr_t p = ((uintptr_t)(index + 1) << 40) + (uintptr_t)i * 16;
+            uint32_t stack = own[i % STACKS_PER_THREAD], old_stack;
+            uint64_t old_size;
+            check(md_live_insert(p, 32, stack, &old_stack, &old_size) == 0, "a fresh block was already live");
+            md_count_alloc(stack, 32, 1);
+        }
+        /* Free every block but the last round's odd ones: those stay live. */
+        for (int i = 0; i < BLOCKS; i++) {
+            if (round == ROUNDS - 1 && i % 2) continue;
+            uintptr_t p = ((uintptr_t)(index + 1) << 40) + (uintptr_t)i * 16;
+            uint32_t stack;
+            uint64_t size;
+            check(md_live_remove(p, &stack, &size) == 1 && size == 32 && stack == own[i % STACKS_PER_THREAD],
+                  "a live block was lost");
+            md_count_free(stack, size, 1);
+        }
+        encode_once(&local);
+    }
+    return NULL;
+}
+
+int main(int argc, char **argv) {
+    if (argc != 2) {
+        fprintf(stderr, "usage: driver SNAPSHOT-FILE\n");
+        return 2;
+    }
+    md_config.pid = getpid();
+    md_config.depth = MD_DEFAULT_DEPTH;
+    md_unwind_init();
+    if (md_stacks_init() != 0 || md_live_init() != 0 || md_sampling_init(0) != 0) {
+        fprintf(stderr, "driver: cannot initialize the tables\n");
+        return 1;
+    }
+    pthread_t threads[THREADS];
+    for (int i = 0; i < THREADS; i++)
+        pthread_create(&threads[i], NULL, worker, (void *)(intptr_t)i);
+    for (int i = 0; i < THREADS; i++)
+        pthread_join(threads[i], NULL);
+
+    for (int t = 1; t < THREADS; t++) {
+        check(memcmp(shared_ids[0], shared_ids[t], sizeof shared_ids[0]) == 0, "one stack got two ids");
+    }
+    uint32_t expected_stacks = SHARED_STACKS + THREADS * STACKS_PER_THREAD;
+    check(md_stacks_count() >= expected_stacks, "stacks are missing from the table");
+    check(md_live_entries() == (uint64_t)THREADS * BLOCKS / 2, "the live table holds the wrong number of blocks");
+
+    /* The threads have exited: their counters must have been folded into the totals. */
+    md_buffer b = {0};
+    md_totals totals = {0};
+    md_stacks_write(&b, &totals);
+    check(totals.live_count == (uint64_t)THREADS * BLOCKS / 2, "live block count after the threads exited");
+    check(totals.live_bytes == (uint64_t)THREADS * BLOCKS / 2 * 32, "live bytes after the threads exited");
+    check(totals.alloc_count == (uint64_t)THREADS * BLOCKS * ROUNDS, "allocation count after the threads exited");
+
+    md_buffer file = {0};
+    encode_once(&file);
+    int fd = open(argv[1], O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    check(fd >= 0 && write(fd, file.data, file.length) == (ssize_t)file.length, "cannot write the snapshot file");
+    if (fd >= 0) close(fd);
+    if (failures) return 1;
+    printf("driver: %u stacks, %llu live blocks, snapshot of %zu bytes\n", md_stacks_count(),
+           (unsigned long long)md_live_entries(), file.length);
+    return 0;
+}
