@@ -15,9 +15,7 @@ static double example_now(void) {
 }
 
 /* First argument: seconds to run (default `fallback`); 0 means until killed. */
-static double example_seconds(int argc, char **argv, double fallback) {
-    return argc > 1 ? atof(argv[1]) : fallback;
-}
+static double example_seconds(int argc, char **argv, double fallback) { return argc > 1 ? atof(argv[1]) : fallback; }
 
 static void example_sleep_ms(long ms) {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};

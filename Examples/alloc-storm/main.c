@@ -19,7 +19,7 @@ __attribute__((noinline)) static unsigned long leaf(long i) {
     return v;
 }
 
-#define LEVEL(name, next)                                                                                    \
+#define LEVEL(name, next)                                                                                              \
     __attribute__((noinline)) static unsigned long name(long i) { return next(i) + 1; }
 LEVEL(level8, leaf)
 LEVEL(level7, level8)
@@ -32,7 +32,8 @@ LEVEL(level1, level2)
 
 static void *worker(void *arg) {
     unsigned long sum = 0;
-    for (long i = 0; i < pairs_per_thread; i++) sum += level1(i);
+    for (long i = 0; i < pairs_per_thread; i++)
+        sum += level1(i);
     *(unsigned long *)arg = sum;
     return NULL;
 }
@@ -45,7 +46,8 @@ int main(int argc, char **argv) {
     pairs_per_thread = pairs / threads;
     pthread_t ids[64];
     unsigned long sums[64];
-    for (int t = 0; t < threads; t++) pthread_create(&ids[t], NULL, worker, &sums[t]);
+    for (int t = 0; t < threads; t++)
+        pthread_create(&ids[t], NULL, worker, &sums[t]);
     unsigned long total = 0;
     for (int t = 0; t < threads; t++) {
         pthread_join(ids[t], NULL);

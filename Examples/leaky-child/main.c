@@ -31,7 +31,8 @@ int main(int argc, char **argv) {
         void **kept = malloc(sizeof(void *) * 1000000);
         int n = 0;
         while ((seconds == 0 || example_now() - start < seconds) && n < 1000000) {
-            for (int i = 0; i < 10; i++) kept[n] = worker_cache_entry(n), n++;
+            for (int i = 0; i < 10; i++)
+                kept[n] = worker_cache_entry(n), n++;
             example_sleep_ms(10);
         }
         printf("leaky-child worker: %d entries kept\n", n);

@@ -32,9 +32,11 @@ class Catalog {
 
 __attribute__((noinline)) std::size_t renderPage(int id) {
     std::vector<std::string> lines;
-    for (int i = 0; i < 8; i++) lines.push_back(std::string(64, static_cast<char>('a' + (id + i) % 26)));
+    for (int i = 0; i < 8; i++)
+        lines.push_back(std::string(64, static_cast<char>('a' + (id + i) % 26)));
     std::size_t n = 0;
-    for (auto &line : lines) n += line.size();
+    for (auto &line : lines)
+        n += line.size();
     return n;
 }
 
@@ -46,8 +48,7 @@ int main(int argc, char **argv) {
     auto start = std::chrono::steady_clock::now();
     std::size_t bytes = 0;
     int id = 0;
-    while (seconds == 0 ||
-           std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() < seconds) {
+    while (seconds == 0 || std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() < seconds) {
         for (int i = 0; i < 10; i++, id++) {
             bytes += inventory::renderPage(id);
             if (id % 5 == 0) catalog.addItem(id);

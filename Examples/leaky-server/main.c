@@ -54,7 +54,8 @@ int main(int argc, char **argv) {
     size_t bytes = 0;
     int id = 0;
     while (seconds == 0 || example_now() - start < seconds) {
-        for (int i = 0; i < rate / 100; i++) bytes += handle_request(id++);
+        for (int i = 0; i < rate / 100; i++)
+            bytes += handle_request(id++);
         example_sleep_ms(10);
     }
     printf("leaky-server: %d requests, %zu response bytes\n", id, bytes);

@@ -30,7 +30,8 @@ int main(int argc, char **argv) {
     int regions = 0;
     while (seconds == 0 || example_now() - start < seconds) {
         if (map_region(chunk) != MAP_FAILED) regions++;
-        for (int i = 0; i < 20; i++) churn();
+        for (int i = 0; i < 20; i++)
+            churn();
         example_sleep_ms(100);
     }
     printf("mmap-growth: %d regions\n", regions);

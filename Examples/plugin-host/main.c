@@ -34,7 +34,8 @@ int main(int argc, char **argv) {
     long total = 0;
     int id = 0;
     while (seconds == 0 || example_now() - start < seconds) {
-        for (int i = 0; i < 10; i++) total += handle(id++);
+        for (int i = 0; i < 10; i++)
+            total += handle(id++);
         example_sleep_ms(10);
     }
     dlclose(plugin);

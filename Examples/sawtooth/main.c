@@ -18,7 +18,8 @@ __attribute__((noinline)) static void *add_record(int i) {
 }
 
 __attribute__((noinline)) static void flush_batch(void **batch, int n) {
-    for (int i = 0; i < n; i++) free(batch[i]);
+    for (int i = 0; i < n; i++)
+        free(batch[i]);
 }
 
 int main(int argc, char **argv) {
@@ -28,7 +29,8 @@ int main(int argc, char **argv) {
     int n = 0, flushes = 0;
     double start = example_now(), batch_start = start;
     while (seconds == 0 || example_now() - start < seconds) {
-        for (int i = 0; i < 4 && n < MAX_RECORDS; i++) batch[n] = add_record(n), n++;
+        for (int i = 0; i < 4 && n < MAX_RECORDS; i++)
+            batch[n] = add_record(n), n++;
         if (example_now() - batch_start >= period) {
             flush_batch(batch, n);
             n = 0;

@@ -59,7 +59,8 @@ int main(int argc, char **argv) {
         }
         example_sleep_ms(10);
     }
-    for (int i = 0; i < SLOTS; i++) free(slots[i]);
+    for (int i = 0; i < SLOTS; i++)
+        free(slots[i]);
     printf("slow-leak: %d requests\n", id);
     return 0;
 }

@@ -21,8 +21,10 @@ int main(int argc, char **argv) {
     long ticks = 0;
     while (seconds == 0 || example_now() - start < seconds) {
         char *batch[64];
-        for (int i = 0; i < 64; i++) batch[i] = make_buffer(128 + (size_t)i * 16);
-        for (int i = 0; i < 64; i++) free(batch[i]);
+        for (int i = 0; i < 64; i++)
+            batch[i] = make_buffer(128 + (size_t)i * 16);
+        for (int i = 0; i < 64; i++)
+            free(batch[i]);
         ticks++;
         example_sleep_ms(10);
     }

@@ -26,7 +26,8 @@ __attribute__((noinline)) std::size_t sortRecords(int round) {
         records.emplace(std::to_string(i * 31 + round), std::string(48, static_cast<char>('a' + i % 26)));
     }
     std::size_t total = 0;
-    for (auto &[key, value] : records) total += key.size() + value.size();
+    for (auto &[key, value] : records)
+        total += key.size() + value.size();
     return total;
 }
 
@@ -35,7 +36,8 @@ __attribute__((noinline)) std::size_t sortRecords(int round) {
 int main(int argc, char **argv) {
     int rounds = argc > 1 ? std::atoi(argv[1]) : 40;
     std::size_t checksum = 0;
-    for (int r = 0; r < rounds; r++) checksum += churn::indexWords(r) + churn::sortRecords(r);
+    for (int r = 0; r < rounds; r++)
+        checksum += churn::indexWords(r) + churn::sortRecords(r);
     std::printf("stl-churn: %d rounds, checksum %zu\n", rounds, checksum);
     return 0;
 }

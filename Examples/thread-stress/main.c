@@ -42,7 +42,8 @@ static void hand_over(int to, void *p) {
 static void drain(int self) {
     struct queue *q = &queues[self];
     pthread_mutex_lock(&q->lock);
-    for (int i = 0; i < q->count; i++) free(q->items[i]);
+    for (int i = 0; i < q->count; i++)
+        free(q->items[i]);
     q->count = 0;
     pthread_mutex_unlock(&q->lock);
 }
@@ -64,10 +65,14 @@ static void *worker(void *arg) {
 int main(int argc, char **argv) {
     iterations = argc > 1 ? atol(argv[1]) : 200000;
     pthread_t ids[THREADS];
-    for (int t = 0; t < THREADS; t++) pthread_mutex_init(&queues[t].lock, NULL);
-    for (int t = 0; t < THREADS; t++) pthread_create(&ids[t], NULL, worker, (void *)(long)t);
-    for (int t = 0; t < THREADS; t++) pthread_join(ids[t], NULL);
-    for (int t = 0; t < THREADS; t++) drain(t);
+    for (int t = 0; t < THREADS; t++)
+        pthread_mutex_init(&queues[t].lock, NULL);
+    for (int t = 0; t < THREADS; t++)
+        pthread_create(&ids[t], NULL, worker, (void *)(long)t);
+    for (int t = 0; t < THREADS; t++)
+        pthread_join(ids[t], NULL);
+    for (int t = 0; t < THREADS; t++)
+        drain(t);
     printf("thread-stress: %d threads x %ld iterations\n", THREADS, iterations);
     return 0;
 }

@@ -1,12 +1,12 @@
 #include "memdrift_support.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdatomic.h>
 #include <string.h>
-#include <poll.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -69,7 +69,8 @@ pid_t mds_spawn(const char *file, char *const argv[], char *const envp[], int *e
     posix_spawnattr_init(&attr);
     sigset_t defaults, none;
     sigemptyset(&defaults);
-    for (unsigned i = 0; i < WATCHED; i++) sigaddset(&defaults, watched[i]);
+    for (unsigned i = 0; i < WATCHED; i++)
+        sigaddset(&defaults, watched[i]);
     sigemptyset(&none);
     posix_spawnattr_setsigdefault(&attr, &defaults);
     posix_spawnattr_setsigmask(&attr, &none);

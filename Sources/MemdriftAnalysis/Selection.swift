@@ -1,4 +1,5 @@
 import MemdriftCore
+
 /// Order statistics without full sorting.
 ///
 /// The analyzer needs medians and a handful of ranks out of thousands of pairwise slopes per
@@ -151,4 +152,3 @@ enum Selection {
         return (low + high) / 2
     }
 }
-

@@ -1,4 +1,5 @@
 import MemdriftCore
+
 /// Order statistics of all n(n-1)/2 pairwise slopes without materializing them.
 ///
 /// For a trial slope θ let r_i = y_i - θ·x_i. For i < j (times increasing), slope_ij < θ

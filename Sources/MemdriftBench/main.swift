@@ -35,13 +35,16 @@ func benchSymbolize(_ count: Int) {
     let clock = ContinuousClock()
     var named = 0
     let elapsed = clock.measure {
-        for (path, address) in work where symbolizer.symbolize(modulePath: path, buildID: [], address: address).first?.function != nil {
+        for (path, address) in work
+        where symbolizer.symbolize(modulePath: path, buildID: [], address: address).first?.function != nil {
             named += 1
         }
     }
     let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-    print(String(format: "symbolize: %d distinct addresses in %d modules: %.3f s (%.1f us each), %d named",
-                 work.count, mappings.count, seconds, seconds * 1e6 / Double(work.count), named))
+    print(
+        String(
+            format: "symbolize: %d distinct addresses in %d modules: %.3f s (%.1f us each), %d named",
+            work.count, mappings.count, seconds, seconds * 1e6 / Double(work.count), named))
     for m in Set(mappings.map(\.path)).sorted() { print("  \(m)") }
 }
 
@@ -76,14 +79,21 @@ func syntheticSession(stacks stackCount: Int, snapshots snapshotCount: Int) thro
             let bytes = UInt64(value)
             heap += bytes
             let frames = (0..<6).map { Frame(module: 0, offset: UInt64(0x1000 + id * 64 + $0 * 8)) }
-            stacks.append(CallStack(id: UInt32(id), frames: frames, liveBytes: bytes, liveCount: bytes / 64, allocatedBytes: bytes, allocatedCount: bytes / 64))
+            stacks.append(
+                CallStack(
+                    id: UInt32(id), frames: frames, liveBytes: bytes, liveCount: bytes / 64, allocatedBytes: bytes,
+                    allocatedCount: bytes / 64))
         }
         var figures = ProcessFigures()
         figures[.heapLiveBytes] = heap
         figures[.vmRSS] = heap + 50_000_000
         let ns = UInt64(t * 1e9)
-        let header = SnapshotHeader(pid: 1000, sequence: UInt64(i + 1), wallClockNanos: ns, monotonicNanos: ns, startWallClockNanos: 0, startMonotonicNanos: 0, intervalNanos: 1_000_000_000)
-        let snapshot = Snapshot(header: header, executable: "/nonexistent/synthetic-app", commandLine: ["synthetic-app"], figures: figures, modules: modules, stacks: stacks)
+        let header = SnapshotHeader(
+            pid: 1000, sequence: UInt64(i + 1), wallClockNanos: ns, monotonicNanos: ns, startWallClockNanos: 0,
+            startMonotonicNanos: 0, intervalNanos: 1_000_000_000)
+        let snapshot = Snapshot(
+            header: header, executable: "/nonexistent/synthetic-app", commandLine: ["synthetic-app"], figures: figures,
+            modules: modules, stacks: stacks)
         let name = "snap-" + String(repeating: "0", count: max(0, 6 - String(i + 1).count)) + String(i + 1) + ".mds"
         try Data(SnapshotEncoder.encode(snapshot)).write(to: URL(fileURLWithPath: series + "/" + name))
     }
@@ -98,7 +108,9 @@ func benchReport(stacks: Int, snapshots: Int) throws {
     var analysis: SessionAnalysis?
     let elapsed = try clock.measure { analysis = try SessionAnalyzer(stacks: StackSymbolizer()).analyze(sessionPath: path) }
     let p = analysis?.processes.first
-    print("report: \(stacks) stacks x \(snapshots) snapshots (written in \(generation)): analyzed in \(elapsed); verdict \(p?.verdict.rawValue ?? "?"), \(p?.suspects.count ?? 0) suspects shown")
+    print(
+        "report: \(stacks) stacks x \(snapshots) snapshots (written in \(generation)): analyzed in \(elapsed); verdict \(p?.verdict.rawValue ?? "?"), \(p?.suspects.count ?? 0) suspects shown"
+    )
 }
 
 let arguments = CommandLine.arguments.dropFirst()

@@ -48,7 +48,9 @@ extension Memdrift {
                 let options = try analysis.options()
                 let session = try userFacing { try SnapshotInput.session(before) }
                 for series in session.series where series.snapshotPaths.count >= 2 {
-                    let times = try userFacing { try series.snapshotPaths.map { try SnapshotReader.read(path: $0).elapsedSeconds } }
+                    let times = try userFacing {
+                        try series.snapshotPaths.map { try SnapshotReader.read(path: $0).elapsedSeconds }
+                    }
                     let start = options.firstIndexAfterWarmup(times)
                     let firstPath = series.snapshotPaths[start], lastPath = series.snapshotPaths[series.snapshotPaths.count - 1]
                     let a = try userFacing { try SnapshotReader.read(path: firstPath) }

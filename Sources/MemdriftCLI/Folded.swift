@@ -25,7 +25,9 @@ extension Memdrift {
         @Argument(help: "A session directory or a snapshot file.")
         var input: String
 
-        @Option(name: .long, help: "live (bytes at the end), growth (bytes gained), allocs or alloc-bytes (made between the snapshots).")
+        @Option(
+            name: .long,
+            help: "live (bytes at the end), growth (bytes gained), allocs or alloc-bytes (made between the snapshots).")
         var metric: FoldedMetric = .growth
 
         @Option(name: .long, help: "The earlier snapshot: a sequence number in a session, or a snapshot file.")
@@ -52,11 +54,16 @@ extension Memdrift {
                 for series in session.series {
                     let snapshots = try userFacing { try series.loadSnapshots() }
                     guard let (before, after) = try pick(snapshots, options: options, series: series.name) else { continue }
-                    let root = session.series.count > 1 ? "pid \(series.pid): \(after.commandLine.first ?? after.executable)" : nil
+                    let root =
+                        session.series.count > 1 ? "pid \(series.pid): \(after.commandLine.first ?? after.executable)" : nil
                     all += builder.build(from: before, to: after, metric: metric, root: root)
                 }
             } else {
-                guard to == nil else { throw UserFacingError(message: "--to takes a sequence number and needs a session; for files pass the later snapshot as INPUT", exitCode: 2) }
+                guard to == nil else {
+                    throw UserFacingError(
+                        message: "--to takes a sequence number and needs a session; for files pass the later snapshot as INPUT",
+                        exitCode: 2)
+                }
                 let after = try userFacing { try SnapshotReader.read(path: input) }
                 let before = try from.map { path in try userFacing { try SnapshotReader.read(path: path) } }
                 all = builder.build(from: before, to: after, metric: diff ? .live : metric)
@@ -68,13 +75,18 @@ extension Memdrift {
         private func pick(_ snapshots: [Snapshot], options: AnalysisOptions, series: String) throws -> (Snapshot?, Snapshot)? {
             guard let last = snapshots.last else { return nil }
             func find(_ sequence: UInt64) -> Snapshot? { snapshots.first { $0.header.sequence == sequence } }
-            let after = try to.map { seq in
-                guard let s = find(seq) else { throw UserFacingError(message: "\(series) has no snapshot #\(seq)", exitCode: 2) }
-                return s
-            } ?? last
+            let after =
+                try to.map { seq in
+                    guard let s = find(seq) else {
+                        throw UserFacingError(message: "\(series) has no snapshot #\(seq)", exitCode: 2)
+                    }
+                    return s
+                } ?? last
             if let from {
                 guard let seq = UInt64(from), let s = find(seq) else {
-                    throw UserFacingError(message: "--from \(from): \(series) has no such snapshot (give a sequence number for a session)", exitCode: 2)
+                    throw UserFacingError(
+                        message: "--from \(from): \(series) has no such snapshot (give a sequence number for a session)",
+                        exitCode: 2)
                 }
                 return (s, after)
             }

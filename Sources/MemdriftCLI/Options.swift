@@ -23,7 +23,9 @@ struct AnalysisOptionGroup: ParsableArguments {
             let text = warmup.trimmingCharacters(in: .whitespaces)
             if text.hasSuffix("%") {
                 guard let percent = Double(text.dropLast()), percent >= 0, percent < 100 else {
-                    throw UserFacingError(message: "invalid warm-up '\(warmup)': expected a percentage below 100% or a duration such as 30s", exitCode: 2)
+                    throw UserFacingError(
+                        message: "invalid warm-up '\(warmup)': expected a percentage below 100% or a duration such as 30s",
+                        exitCode: 2)
                 }
                 options.setWarmup(fraction: percent / 100, seconds: 0)
             } else {
@@ -44,19 +46,26 @@ struct AnalysisOptionGroup: ParsableArguments {
 
 /// Thresholds of `gate` and `run --gate`.
 struct GateOptionGroup: ParsableArguments {
-    @Option(name: .long, help: "Fail when the heap grows faster than this after warm-up (e.g. 1MiB/h).", transform: Units.bytesPerHour)
+    @Option(
+        name: .long, help: "Fail when the heap grows faster than this after warm-up (e.g. 1MiB/h).", transform: Units.bytesPerHour
+    )
     var maxHeapSlope: Double?
 
-    @Option(name: .long, help: "Fail when RSS grows faster than this after warm-up (e.g. 10MiB/h).", transform: Units.bytesPerHour)
+    @Option(
+        name: .long, help: "Fail when RSS grows faster than this after warm-up (e.g. 10MiB/h).", transform: Units.bytesPerHour)
     var maxRssSlope: Double?
 
-    @Option(name: .long, help: "Fail when the heap grows more than this after warm-up: a size (50MiB) or a percentage (20%).", transform: GateOptionGroup.growthLimit)
+    @Option(
+        name: .long, help: "Fail when the heap grows more than this after warm-up: a size (50MiB) or a percentage (20%).",
+        transform: GateOptionGroup.growthLimit)
     var maxHeapGrowth: GrowthLimit?
 
     @Option(name: .long, help: "Fail when any snapshot shows more RSS than this (e.g. 2GiB).", transform: Units.bytes)
     var maxRss: UInt64?
 
-    @Option(name: .long, help: "Process verdicts that fail the gate, comma-separated: leak, growth, inconclusive.", transform: GateOptionGroup.verdicts)
+    @Option(
+        name: .long, help: "Process verdicts that fail the gate, comma-separated: leak, growth, inconclusive.",
+        transform: GateOptionGroup.verdicts)
     var failOn: Set<ProcessVerdict> = [.leak]
 
     @Option(name: .long, help: "Also write the result as JUnit XML to this file.")

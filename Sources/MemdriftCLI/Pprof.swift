@@ -35,7 +35,9 @@ extension Memdrift {
                 for series in session.series {
                     guard let last = series.snapshotPaths.last else { continue }
                     let snapshot = try userFacing { try SnapshotReader.read(path: last) }
-                    let base = baseSnapshot.flatMap { $0.header.pid == snapshot.header.pid || session.series.count == 1 ? $0 : nil }
+                    let base = baseSnapshot.flatMap {
+                        $0.header.pid == snapshot.header.pid || session.series.count == 1 ? $0 : nil
+                    }
                     builder.add(snapshot, base: base, labels: ["pid": String(series.pid)])
                 }
             } else {

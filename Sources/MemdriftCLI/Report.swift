@@ -31,7 +31,8 @@ extension Memdrift {
             if let html {
                 let stamp = ISO8601DateFormatter().string(from: Date())
                 let data = try userFacing {
-                    try HTMLReportBuilder.data(for: result, options: try analysis.options(), stacks: analysis.stackSymbolizer(), generatedAt: stamp)
+                    try HTMLReportBuilder.data(
+                        for: result, options: try analysis.options(), stacks: analysis.stackSymbolizer(), generatedAt: stamp)
                 }
                 do {
                     try Data(HTMLReport.render(data).utf8).write(to: URL(fileURLWithPath: html))

@@ -1,8 +1,8 @@
 import ArgumentParser
 import Foundation
-import MemdriftRecording
 import MemdriftAnalysis
 import MemdriftCore
+import MemdriftRecording
 import MemdriftSymbolization
 
 extension Memdrift {
@@ -21,13 +21,17 @@ extension Memdrift {
                 With --gate, the gate's thresholds are applied at the end and its exit code is returned.
                 """)
 
-        @Option(name: .long, help: "Stop the process tree after this long (e.g. 90s, 30m, 2h). Default: wait for it to exit.", transform: Parse.seconds)
+        @Option(
+            name: .long, help: "Stop the process tree after this long (e.g. 90s, 30m, 2h). Default: wait for it to exit.",
+            transform: Parse.seconds)
         var duration: Double?
 
         @Option(name: .long, help: "Time between snapshots (at least 100ms).", transform: Parse.seconds)
         var interval: Double = 10
 
-        @Option(name: [.short, .long], help: "Session directory to create (must not exist or be empty). Default: ./memdrift-<command>-<time>.")
+        @Option(
+            name: [.short, .long],
+            help: "Session directory to create (must not exist or be empty). Default: ./memdrift-<command>-<time>.")
         var output: String?
 
         @Option(name: .long, help: "Path of libmemdrift-preload.so. Default: next to the memdrift executable.")
@@ -36,7 +40,11 @@ extension Memdrift {
         @Option(name: .long, help: "Most frames recorded per call stack (1-256).")
         var depth: Int = 64
 
-        @Option(name: .long, help: "Sample allocations: one per this many bytes on average (e.g. 512KiB), large ones always. Figures become estimates. Default: record every allocation.", transform: Units.bytes)
+        @Option(
+            name: .long,
+            help:
+                "Sample allocations: one per this many bytes on average (e.g. 512KiB), large ones always. Figures become estimates. Default: record every allocation.",
+            transform: Units.bytes)
         var sampleRate: UInt64 = 0
 
         @Option(name: .long, help: "Time between SIGTERM and SIGKILL when --duration stops the tree.", transform: Parse.seconds)
@@ -45,7 +53,9 @@ extension Memdrift {
         @Flag(name: [.short, .long], help: "Print nothing: no status line, no summary (the session is still written).")
         var quiet = false
 
-        @Flag(name: .long, help: "Apply the gate's thresholds at the end and exit with its code (0 pass, 1 fail) instead of the command's.")
+        @Flag(
+            name: .long,
+            help: "Apply the gate's thresholds at the end and exit with its code (0 pass, 1 fail) instead of the command's.")
         var gate = false
 
         @OptionGroup var thresholds: GateOptionGroup

@@ -17,7 +17,8 @@ extension Memdrift {
         @Argument(help: "The session directory of a running `memdrift run`.")
         var session: String
 
-        @Option(name: .long, help: "Wait this long for the new snapshots and list them (0: do not wait).", transform: Parse.seconds)
+        @Option(
+            name: .long, help: "Wait this long for the new snapshots and list them (0: do not wait).", transform: Parse.seconds)
         var wait: Double = 2
 
         mutating func run() throws {
@@ -33,7 +34,10 @@ extension Memdrift {
                 fresh = now.filter { !known.contains($0) }
             } while Date() < deadline && fresh.count < max(1, Set(before.series.map(\.pid)).count)
             if fresh.isEmpty {
-                throw UserFacingError(message: "no process of \(session) wrote a snapshot within \(Units.formatDuration(wait)); is it still running?", exitCode: 1)
+                throw UserFacingError(
+                    message:
+                        "no process of \(session) wrote a snapshot within \(Units.formatDuration(wait)); is it still running?",
+                    exitCode: 1)
             }
             for path in fresh.sorted() { print(path) }
         }

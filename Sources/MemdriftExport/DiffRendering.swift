@@ -16,8 +16,10 @@ public struct DiffText {
     /// The diff text.
     public func render(_ d: SnapshotDiff) -> String {
         var out = "memdrift diff: \(describe(d.before)) -> \(describe(d.after))\n"
-        out += "  heap \(Units.formatBytes(d.heapBefore)) -> \(Units.formatBytes(d.heapAfter)) (\(Units.formatDelta(Int64(bitPattern: d.heapAfter &- d.heapBefore))))"
-        out += "   rss \(Units.formatBytes(d.rssBefore)) -> \(Units.formatBytes(d.rssAfter)) (\(Units.formatDelta(Int64(bitPattern: d.rssAfter &- d.rssBefore))))\n"
+        out +=
+            "  heap \(Units.formatBytes(d.heapBefore)) -> \(Units.formatBytes(d.heapAfter)) (\(Units.formatDelta(Int64(bitPattern: d.heapAfter &- d.heapBefore))))"
+        out +=
+            "   rss \(Units.formatBytes(d.rssBefore)) -> \(Units.formatBytes(d.rssAfter)) (\(Units.formatDelta(Int64(bitPattern: d.rssAfter &- d.rssBefore))))\n"
         if !d.rebuiltModules.isEmpty {
             out += "  rebuilt since the first snapshot, matched by function name: \(d.rebuiltModules.joined(separator: ", "))\n"
         }
@@ -25,7 +27,8 @@ public struct DiffText {
         guard !rows.isEmpty else { return out + "  no call site changed by \(Units.formatBytes(minimumBytes)) or more\n" }
         out += "  " + pad("change", 12) + pad("before", 12) + pad("after", 12) + pad("blocks", 9) + "  \(d.grouping.rawValue)\n"
         for r in rows {
-            let frames = d.grouping == .stack ? r.frames.prefix(framesPerCallSite).map(\.displayName).joined(separator: " <- ") : r.label
+            let frames =
+                d.grouping == .stack ? r.frames.prefix(framesPerCallSite).map(\.displayName).joined(separator: " <- ") : r.label
             let more = d.grouping == .stack && r.frames.count > framesPerCallSite ? " <- ..." : ""
             out += "  " + pad(Units.formatDelta(r.deltaBytes), 12) + pad(Units.formatBytes(r.bytesBefore), 12)
             out += pad(Units.formatBytes(r.bytesAfter), 12) + pad((r.deltaCount > 0 ? "+" : "") + String(r.deltaCount), 9)
@@ -44,7 +47,9 @@ public struct DiffText {
         "\(s.path.isEmpty ? "" : s.path + " ")(pid \(s.pid), #\(s.sequence) at \(Units.formatDuration(s.elapsedSeconds)))"
     }
 
-    private func pad(_ s: String, _ width: Int) -> String { s.count >= width ? s + " " : s + String(repeating: " ", count: width - s.count) }
+    private func pad(_ s: String, _ width: Int) -> String {
+        s.count >= width ? s + " " : s + String(repeating: " ", count: width - s.count)
+    }
 }
 
 /// `diff --json`: the `memdrift.diff/1` document.
@@ -87,18 +92,20 @@ public enum DiffJSON {
 
     /// The JSON text of one or more diffs (one per process for `diff SESSION`), rows chosen like the text.
     public static func render(_ diffs: [SnapshotDiff], selection: DiffText) -> String {
-        JSONOutput.encode(Document(diffs: diffs.map { d in
-            Diff(
-                before: label(d.before), after: label(d.after), by: d.grouping.rawValue,
-                heap_before_bytes: d.heapBefore, heap_after_bytes: d.heapAfter, rss_before_bytes: d.rssBefore,
-                rss_after_bytes: d.rssAfter, rebuilt_modules: d.rebuiltModules,
-                rows: selection.selected(d).map { r in
-                    Row(
-                        label: r.label, bytes_before: r.bytesBefore, bytes_after: r.bytesAfter, delta_bytes: r.deltaBytes,
-                        count_before: r.countBefore, count_after: r.countAfter, delta_count: r.deltaCount,
-                        frames: r.frames.map(JSONFrame.init))
-                })
-        }))
+        JSONOutput.encode(
+            Document(
+                diffs: diffs.map { d in
+                    Diff(
+                        before: label(d.before), after: label(d.after), by: d.grouping.rawValue,
+                        heap_before_bytes: d.heapBefore, heap_after_bytes: d.heapAfter, rss_before_bytes: d.rssBefore,
+                        rss_after_bytes: d.rssAfter, rebuilt_modules: d.rebuiltModules,
+                        rows: selection.selected(d).map { r in
+                            Row(
+                                label: r.label, bytes_before: r.bytesBefore, bytes_after: r.bytesAfter, delta_bytes: r.deltaBytes,
+                                count_before: r.countBefore, count_after: r.countAfter, delta_count: r.deltaCount,
+                                frames: r.frames.map(JSONFrame.init))
+                        })
+                }))
     }
 
     static func label(_ s: SnapshotLabel) -> Label {

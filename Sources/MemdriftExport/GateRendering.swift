@@ -1,5 +1,4 @@
 import Foundation
-
 import MemdriftAnalysis
 
 /// The human outcome of a gate, naming failing checks and call sites.
@@ -7,7 +6,8 @@ public enum GateText {
     /// The gate's text.
     public static func render(_ result: GateResult, session: String) -> String {
         let failed = result.checks.filter { !$0.passed }
-        var out = "memdrift gate: \(result.passed ? "PASS" : "FAIL") (\(failed.count) of \(result.checks.count) checks failed) for \(session)\n"
+        var out =
+            "memdrift gate: \(result.passed ? "PASS" : "FAIL") (\(failed.count) of \(result.checks.count) checks failed) for \(session)\n"
         for c in result.checks { out += "  \(c.passed ? "pass" : "FAIL") pid \(c.pid) \(c.name): \(c.message)\n" }
         return out
     }
@@ -20,14 +20,17 @@ public enum JUnitXML {
         let failures = result.checks.filter { !$0.passed }.count
         var out = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
         out += "<testsuites name=\"memdrift\" tests=\"\(result.checks.count)\" failures=\"\(failures)\">\n"
-        out += "  <testsuite name=\"\(escape("memdrift gate " + session))\" tests=\"\(result.checks.count)\" failures=\"\(failures)\" errors=\"0\">\n"
+        out +=
+            "  <testsuite name=\"\(escape("memdrift gate " + session))\" tests=\"\(result.checks.count)\" failures=\"\(failures)\" errors=\"0\">\n"
         for c in result.checks {
             let program = c.command.split(separator: " ").first.map { String($0.split(separator: "/").last ?? $0) } ?? "process"
-            out += "    <testcase classname=\"\(escape("memdrift.pid-\(c.pid).\(program)"))\" name=\"\(escape(c.name))\" time=\"0\""
+            out +=
+                "    <testcase classname=\"\(escape("memdrift.pid-\(c.pid).\(program)"))\" name=\"\(escape(c.name))\" time=\"0\""
             if c.passed {
                 out += "/>\n"
             } else {
-                out += ">\n      <failure message=\"\(escape(c.message))\" type=\"memdrift.\(escape(c.name.replacingOccurrences(of: " ", with: "_")))\">\(escape(c.command + "\n" + c.message))</failure>\n    </testcase>\n"
+                out +=
+                    ">\n      <failure message=\"\(escape(c.message))\" type=\"memdrift.\(escape(c.name.replacingOccurrences(of: " ", with: "_")))\">\(escape(c.command + "\n" + c.message))</failure>\n    </testcase>\n"
             }
         }
         out += "  </testsuite>\n</testsuites>\n"
@@ -36,7 +39,8 @@ public enum JUnitXML {
 
     /// XML 1.0 forbids most control characters even escaped; the rest escapes as HTML does.
     static func escape(_ s: String) -> String {
-        let allowed = String(String.UnicodeScalarView(s.unicodeScalars.map { $0.value < 0x20 && $0 != "\n" && $0 != "\t" ? "?" : $0 }))
+        let allowed = String(
+            String.UnicodeScalarView(s.unicodeScalars.map { $0.value < 0x20 && $0 != "\n" && $0 != "\t" ? "?" : $0 }))
         return HTMLEscaping.text(allowed)
     }
 }

@@ -18,7 +18,8 @@ public enum HTMLReportBuilder {
                 HTMLReportData.Process(
                     pid: p.series.pid, command: p.command, verdict: p.verdict.rawValue, times: p.times, heapBytes: p.heapValues,
                     rssBytes: p.rssValues, warmupSeconds: p.times[start], heapSlopeBytesPerSecond: fit?.slope ?? 0,
-                    heapInterceptBytes: fit?.intercept ?? (p.heapValues.first ?? 0), heapClassification: p.heap.classification.rawValue,
+                    heapInterceptBytes: fit?.intercept ?? (p.heapValues.first ?? 0),
+                    heapClassification: p.heap.classification.rawValue,
                     rssClassification: p.rss.classification.rawValue,
                     suspects: (p.suspects + p.otherGrowers).map { s in
                         HTMLReportData.Suspect(
@@ -34,7 +35,9 @@ public enum HTMLReportBuilder {
     }
 
     /// Live-byte growth from the end of the warm-up to the last snapshot, as a tree rooted at "all".
-    static func growthFlame(_ p: ProcessAnalysis, from start: Int, stacks: StackSymbolizer) throws(FormatError) -> HTMLReportData.FlameNode {
+    static func growthFlame(_ p: ProcessAnalysis, from start: Int, stacks: StackSymbolizer) throws(FormatError)
+        -> HTMLReportData.FlameNode
+    {
         let paths = p.series.snapshotPaths
         guard let lastPath = paths.last else { return .init(name: "all", value: 0) }
         let last = try SnapshotReader.read(path: lastPath)

@@ -22,7 +22,8 @@ public struct ReportText {
     private func process(_ p: ProcessAnalysis) -> String {
         var out = "pid \(p.series.pid)\(p.series.image > 1 ? " (image \(p.series.image))" : ""): \(p.command)\n"
         out += "  verdict: \(p.verdict.rawValue)\(p.isSampled ? " (sampled: figures are estimates)" : "")\n"
-        out += "  \(p.snapshotCount) snapshots over \(Units.formatDuration(p.durationSeconds)), warm-up \(Units.formatDuration(p.warmupSeconds)) excluded\n"
+        out +=
+            "  \(p.snapshotCount) snapshots over \(Units.formatDuration(p.durationSeconds)), warm-up \(Units.formatDuration(p.warmupSeconds)) excluded\n"
         out += "  heap \(trendLine(p.heapStart, p.heapEnd, p.heap))\n"
         out += "  rss  \(trendLine(p.rssStart, p.rssEnd, p.rss)), peak \(Units.formatBytes(p.rssPeak))\n"
         if !p.suspects.isEmpty {

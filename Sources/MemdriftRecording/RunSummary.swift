@@ -32,7 +32,9 @@ public struct RunSummary {
         }
         var lines: [String] = []
         let total = processes.reduce(0) { $0 + $1.series.snapshotPaths.count }
-        lines.append("memdrift: session \(path): \(processes.count) process\(processes.count == 1 ? "" : "es"), \(total) snapshot\(total == 1 ? "" : "s")")
+        lines.append(
+            "memdrift: session \(path): \(processes.count) process\(processes.count == 1 ? "" : "es"), \(total) snapshot\(total == 1 ? "" : "s")"
+        )
         if processes.isEmpty {
             lines.append("  no snapshots were written (was the program static, setuid, or too short-lived to reach the tracker?)")
             return lines.joined(separator: "\n") + "\n"
@@ -60,7 +62,8 @@ public struct RunSummary {
         var lines = [
             "pid \(s.pid)\(s.image > 1 ? " (image \(s.image))" : ""): \(shorten(command, 90))",
             "  \(count) snapshot\(count == 1 ? "" : "s") over \(Units.formatDuration(seconds)), last: \(last.header.reason)"
-                + (last.header.isSampled ? ", sampled every \(Units.formatBytes(last.header.sampleRate)): figures are estimates" : ""),
+                + (last.header.isSampled
+                    ? ", sampled every \(Units.formatBytes(last.header.sampleRate)): figures are estimates" : ""),
             "  heap \(change(first.figures.heapLiveBytes, last.figures.heapLiveBytes))   rss \(change(first.figures.rss, last.figures.rss))",
         ]
         let growers = StackGrowth.ranking(from: first, to: last).prefix(topCallSites).filter { $0.deltaBytes > 0 }

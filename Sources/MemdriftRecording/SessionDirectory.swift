@@ -27,7 +27,9 @@ public enum SessionDirectory {
         }
         var info = stat()
         guard lstat(path, &info) == 0 else { throw .outputUnusable(path: path, reason: String(cString: strerror(errno))) }
-        guard info.st_mode & S_IFMT == S_IFDIR else { throw .outputUnusable(path: path, reason: "it exists and is not a directory") }
+        guard info.st_mode & S_IFMT == S_IFDIR else {
+            throw .outputUnusable(path: path, reason: "it exists and is not a directory")
+        }
         guard info.st_uid == geteuid() else { throw .outputUnusable(path: path, reason: "it belongs to another user") }
         let contents = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
         guard contents.isEmpty else {

@@ -35,8 +35,10 @@ public enum AllocatorFrames {
     ]
 
     /// Public collection types whose underscored members are growth internals (`Swift.Array._createNewBuffer`).
-    static let swiftCollectionTypes = ["Swift.Array.", "Swift.ContiguousArray.", "Swift.ArraySlice.", "Swift.String.",
-                                       "Swift.Dictionary.", "Swift.Set."]
+    static let swiftCollectionTypes = [
+        "Swift.Array.", "Swift.ContiguousArray.", "Swift.ArraySlice.", "Swift.String.",
+        "Swift.Dictionary.", "Swift.Set.",
+    ]
 
     /// libstdc++/libc++ allocator plumbing that precedes `operator new`.
     static let cxxAllocatorPrefixes = [

@@ -117,8 +117,10 @@ struct SwiftNameSimplifier {
             output += "partial apply for "
             return true
         }
-        for phrase in ["generic specialization ", "function signature specialization ", "generic partial specialization ",
-                       "generic not re-abstracted specialization ", "generic not-reabstracted specialization "]
+        for phrase in [
+            "generic specialization ", "function signature specialization ", "generic partial specialization ",
+            "generic not re-abstracted specialization ", "generic not-reabstracted specialization ",
+        ]
         where matches(phrase) {
             let afterPhrase = position + phrase.count
             guard afterPhrase < text.count, text[afterPhrase] == "<" else { continue }

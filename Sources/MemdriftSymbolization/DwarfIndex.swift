@@ -111,12 +111,13 @@ final class DwarfIndex {
         for position in chain.indices.reversed() {
             var die = chain[position]
             let linkageName = Self.linkageName(of: &die)
-            frames.append(DwarfFrame(
-                name: linkageName == nil ? Self.stringAttribute(&die, DW_AT_name) : nil,
-                linkageName: linkageName,
-                location: location,
-                isInlined: position > 0
-            ))
+            frames.append(
+                DwarfFrame(
+                    name: linkageName == nil ? Self.stringAttribute(&die, DW_AT_name) : nil,
+                    linkageName: linkageName,
+                    location: location,
+                    isInlined: position > 0
+                ))
             if position > 0 {
                 location = callSite(of: &die, unit: &unit)
             }
@@ -127,8 +128,10 @@ final class DwarfIndex {
     // MARK: - Compile units
 
     private func unit(containing pc: UInt64) -> Dwarf_Die? {
-        if let found = Self.search(starts: unitRanges.count, start: { unitRanges[$0].start },
-                                   end: { unitRanges[$0].end }, maxEnd: unitMaxEnd, pc: pc) {
+        if let found = Self.search(
+            starts: unitRanges.count, start: { unitRanges[$0].start },
+            end: { unitRanges[$0].end }, maxEnd: unitMaxEnd, pc: pc)
+        {
             return units[unitRanges[found].unit]
         }
         // Some producers only describe a unit through .debug_aranges.
@@ -155,7 +158,8 @@ final class DwarfIndex {
             var files: OpaquePointer?
             var count = 0
             if dwarf_getsrcfiles(&unit, &files, &count) == 0, let files, index < UInt64(count),
-               let name = dwarf_filesrc(files, Int(index), nil, nil) {
+                let name = dwarf_filesrc(files, Int(index), nil, nil)
+            {
                 location.file = String(cString: name)
             }
         }
@@ -178,8 +182,10 @@ final class DwarfIndex {
         return FunctionIndex(ranges: ranges, maxEnd: Self.runningMaximum(ranges.map(\.end)))
     }
 
-    private static func collectFunctions(under parent: inout Dwarf_Die, into ranges: inout [FunctionRange],
-                                         depth: Int, budget: inout Int) {
+    private static func collectFunctions(
+        under parent: inout Dwarf_Die, into ranges: inout [FunctionRange],
+        depth: Int, budget: inout Int
+    ) {
         guard depth < depthLimit else { return }
         var child = Dwarf_Die()
         guard dwarf_child(&parent, &child) == 0 else { return }
@@ -193,7 +199,7 @@ final class DwarfIndex {
                 // GNU C nested functions live inside their parent.
                 collectFunctions(under: &child, into: &ranges, depth: depth + 1, budget: &budget)
             case DW_TAG_namespace, DW_TAG_module, DW_TAG_class_type, DW_TAG_structure_type,
-                 DW_TAG_union_type, DW_TAG_lexical_block:
+                DW_TAG_union_type, DW_TAG_lexical_block:
                 collectFunctions(under: &child, into: &ranges, depth: depth + 1, budget: &budget)
             default:
                 break
@@ -205,8 +211,10 @@ final class DwarfIndex {
     }
 
     private static func innermost(in index: FunctionIndex, containing pc: UInt64) -> Dwarf_Die? {
-        search(starts: index.ranges.count, start: { index.ranges[$0].start }, end: { index.ranges[$0].end },
-               maxEnd: index.maxEnd, pc: pc).map { index.ranges[$0].die }
+        search(
+            starts: index.ranges.count, start: { index.ranges[$0].start }, end: { index.ranges[$0].end },
+            maxEnd: index.maxEnd, pc: pc
+        ).map { index.ranges[$0].die }
     }
 
     /// The child scope (inlined instance or block) of `parent` whose ranges contain `pc`.
@@ -250,8 +258,10 @@ final class DwarfIndex {
     }
 
     /// Index of the range with the greatest start that contains `pc`, scanning back only while an earlier range could still contain it.
-    private static func search(starts count: Int, start: (Int) -> UInt64, end: (Int) -> UInt64,
-                               maxEnd: [UInt64], pc: UInt64) -> Int? {
+    private static func search(
+        starts count: Int, start: (Int) -> UInt64, end: (Int) -> UInt64,
+        maxEnd: [UInt64], pc: UInt64
+    ) -> Int? {
         var low = 0
         var high = count
         while low < high {
@@ -282,7 +292,8 @@ final class DwarfIndex {
     private static func stringAttribute(_ die: inout Dwarf_Die, _ name: Int) -> String? {
         var attribute = Dwarf_Attribute()
         guard dwarf_attr_integrate(&die, UInt32(name), &attribute) != nil,
-              let text = dwarf_formstring(&attribute) else { return nil }
+            let text = dwarf_formstring(&attribute)
+        else { return nil }
         let string = String(cString: text)
         return string.isEmpty ? nil : string
     }

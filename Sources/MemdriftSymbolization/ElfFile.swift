@@ -109,7 +109,8 @@ final class ElfFile {
         var found = false
         forEachSection { _, header in
             if header.sh_type != UInt32(SHT_NOBITS), header.sh_size > 0,
-               let name = sectionName(header), name == ".debug_info" || name == ".zdebug_info" {
+                let name = sectionName(header), name == ".debug_info" || name == ".zdebug_info"
+            {
                 found = true
                 return false
             }

@@ -55,7 +55,8 @@ final class ModuleImage {
     var sourcesDescription: String {
         var parts: [String] = []
         if let symbols {
-            parts.append("\(symbols.kind == .symtab ? ".symtab" : ".dynsym") of \(symbols.file.path) (\(symbols.count) functions)")
+            parts.append(
+                "\(symbols.kind == .symtab ? ".symtab" : ".dynsym") of \(symbols.file.path) (\(symbols.count) functions)")
         }
         if let debugFile { parts.append("debug file \(debugFile.path)") }
         if let dwarfIndex { parts.append("DWARF with \(dwarfIndex.unitCount) units") }

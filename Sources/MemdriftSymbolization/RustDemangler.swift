@@ -74,7 +74,8 @@ enum RustDemangler {
                 case "C": text += ","
                 default:
                     guard code.hasPrefix("u"), let value = UInt32(code.dropFirst(), radix: 16),
-                          let scalar = Unicode.Scalar(value) else { return nil }
+                        let scalar = Unicode.Scalar(value)
+                    else { return nil }
                     text.unicodeScalars.append(scalar)
                 }
                 rest = afterDollar[afterDollar.index(after: end)...]
@@ -447,8 +448,8 @@ private struct RustV0Parser {
             guard !negative, !overflow, let scalar = Unicode.Scalar(UInt32(clamping: value)) else { throw .invalid }
             emit("'" + String(Character(scalar)).debugDescription.dropFirst().dropLast() + "'")
         case UInt8(ascii: "a"), UInt8(ascii: "s"), UInt8(ascii: "l"), UInt8(ascii: "x"), UInt8(ascii: "n"),
-             UInt8(ascii: "i"), UInt8(ascii: "h"), UInt8(ascii: "t"), UInt8(ascii: "m"), UInt8(ascii: "y"),
-             UInt8(ascii: "o"), UInt8(ascii: "j"):
+            UInt8(ascii: "i"), UInt8(ascii: "h"), UInt8(ascii: "t"), UInt8(ascii: "m"), UInt8(ascii: "y"),
+            UInt8(ascii: "o"), UInt8(ascii: "j"):
             let hexDigits = digits.map { String($0, radix: 16) }.joined()
             emit((negative ? "-" : "") + (overflow ? "0x" + hexDigits : String(value)))
         default:
@@ -538,7 +539,8 @@ private struct RustV0Parser {
     // MARK: Plumbing
 
     /// Parses at an earlier position (backrefs only point backwards), then resumes after the reference.
-    private mutating func followBackref(_ body: (inout RustV0Parser) throws(RustDemangleError) -> Void) throws(RustDemangleError) {
+    private mutating func followBackref(_ body: (inout RustV0Parser) throws(RustDemangleError) -> Void) throws(RustDemangleError)
+    {
         let referenceStart = position - 1
         let target = try base62()
         guard target < referenceStart else { throw .invalid }
@@ -549,8 +551,10 @@ private struct RustV0Parser {
     }
 
     @discardableResult
-    private mutating func printList(separator: String,
-                                    _ element: (inout RustV0Parser) throws(RustDemangleError) -> Void) throws(RustDemangleError) -> Int {
+    private mutating func printList(
+        separator: String,
+        _ element: (inout RustV0Parser) throws(RustDemangleError) -> Void
+    ) throws(RustDemangleError) -> Int {
         var count = 0
         while !consume(UInt8(ascii: "E")) {
             guard position < bytes.count else { throw .invalid }

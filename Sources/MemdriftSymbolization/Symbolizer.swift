@@ -34,7 +34,9 @@ public final class Symbolizer: Sendable {
     /// `address` is an ELF virtual address inside the module (the load bias already removed).
     /// For return addresses (`isReturnAddress`, the default) `address - 1` is looked up so the call itself is found;
     /// frames still report `address` as given. Returns innermost frame first: inlined frames, then the containing function.
-    public func symbolize(modulePath: String, buildID: [UInt8], address: UInt64, isReturnAddress: Bool = true) -> [SymbolizedFrame] {
+    public func symbolize(modulePath: String, buildID: [UInt8], address: UInt64, isReturnAddress: Bool = true)
+        -> [SymbolizedFrame]
+    {
         let debugDirectories = self.debugDirectories
         return state.withLock { state -> [SymbolizedFrame] in
             let entry: ModuleEntry

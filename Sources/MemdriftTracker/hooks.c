@@ -27,9 +27,7 @@ static inline int tracking(void) {
 }
 
 /* Whether an allocation of `size` bytes is recorded: always in exact mode, by chance when sampling. */
-static inline int wanted(size_t size) {
-    return tracking() && (md_sample_rate == 0 || md_sample(size));
-}
+static inline int wanted(size_t size) { return tracking() && (md_sample_rate == 0 || md_sample(size)); }
 
 /* Credits a recorded block as freed, with the weight it was recorded with. */
 static void credit_free(uint32_t stack, uint64_t size) {
@@ -196,14 +194,14 @@ void md_hooks_init(void) {
 }
 
 /* Runs the real exec; returns only when it failed, with errno preserved. */
-#define MD_EXEC(call)                                                                                        \
-    do {                                                                                                     \
-        md_before_image_ends(MEMDRIFT_REASON_EXEC);                                                          \
-        int rc_ = (call);                                                                                    \
-        int error_ = errno;                                                                                  \
-        md_after_failed_exec();                                                                              \
-        errno = error_;                                                                                      \
-        return rc_;                                                                                          \
+#define MD_EXEC(call)                                                                                                  \
+    do {                                                                                                               \
+        md_before_image_ends(MEMDRIFT_REASON_EXEC);                                                                    \
+        int rc_ = (call);                                                                                              \
+        int error_ = errno;                                                                                            \
+        md_after_failed_exec();                                                                                        \
+        errno = error_;                                                                                                \
+        return rc_;                                                                                                    \
     } while (0)
 
 static int unavailable(void) {
@@ -234,17 +232,19 @@ MD_EXPORT int execveat(int dirfd, const char *path, char *const argv[], char *co
 }
 
 /* The execl family takes its arguments inline; gather them on the stack. */
-#define MD_GATHER_ARGS(first, args, envp_out)                                                                \
-    va_list ap_;                                                                                             \
-    size_t n_ = 1;                                                                                           \
-    va_start(ap_, first);                                                                                    \
-    while (va_arg(ap_, char *)) n_++;                                                                        \
-    va_end(ap_);                                                                                             \
-    char *args[n_ + 1];                                                                                      \
-    args[0] = (char *)(first);                                                                               \
-    va_start(ap_, first);                                                                                    \
-    for (size_t i_ = 1; i_ <= n_; i_++) args[i_] = va_arg(ap_, char *);                                      \
-    envp_out;                                                                                                \
+#define MD_GATHER_ARGS(first, args, envp_out)                                                                          \
+    va_list ap_;                                                                                                       \
+    size_t n_ = 1;                                                                                                     \
+    va_start(ap_, first);                                                                                              \
+    while (va_arg(ap_, char *))                                                                                        \
+        n_++;                                                                                                          \
+    va_end(ap_);                                                                                                       \
+    char *args[n_ + 1];                                                                                                \
+    args[0] = (char *)(first);                                                                                         \
+    va_start(ap_, first);                                                                                              \
+    for (size_t i_ = 1; i_ <= n_; i_++)                                                                                \
+        args[i_] = va_arg(ap_, char *);                                                                                \
+    envp_out;                                                                                                          \
     va_end(ap_)
 
 MD_EXPORT int execl(const char *path, const char *arg, ...) {
@@ -266,7 +266,8 @@ MD_EXPORT int execle(const char *path, const char *arg, ...) {
 MD_EXPORT void _exit(int status) {
     md_before_image_ends(MEMDRIFT_REASON_EXIT);
     if (real_exit) real_exit(status);
-    for (;;) syscall(SYS_exit_group, status);
+    for (;;)
+        syscall(SYS_exit_group, status);
 }
 
 MD_EXPORT void _Exit(int status) { _exit(status); }

@@ -53,7 +53,8 @@ unsigned char *md_buffer_reserve(md_buffer *b, size_t n) {
     if (b->failed) return NULL;
     if (b->length + n > b->capacity) {
         size_t capacity = b->capacity ? b->capacity : 65536;
-        while (capacity < b->length + n) capacity *= 2;
+        while (capacity < b->length + n)
+            capacity *= 2;
         void *p;
         if (b->data)
             p = mremap(b->data, page_round(b->capacity), page_round(capacity), MREMAP_MAYMOVE);
@@ -63,8 +64,7 @@ unsigned char *md_buffer_reserve(md_buffer *b, size_t n) {
             b->failed = 1;
             return NULL;
         }
-        atomic_fetch_add_explicit(&mapped_bytes, page_round(capacity) - page_round(b->capacity),
-                                  memory_order_relaxed);
+        atomic_fetch_add_explicit(&mapped_bytes, page_round(capacity) - page_round(b->capacity), memory_order_relaxed);
         b->data = p;
         b->capacity = capacity;
     }

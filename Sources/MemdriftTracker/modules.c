@@ -64,7 +64,8 @@ static void read_build_id(struct dl_phdr_info *info, md_module *m) {
 static int ensure(void **array, uint32_t *capacity, size_t need) {
     if (need <= *capacity) return 1;
     size_t bigger = *capacity ? *capacity : 16384;
-    while (bigger < need) bigger *= 2;
+    while (bigger < need)
+        bigger *= 2;
     if (bigger > UINT32_MAX) return 0;
     void *p = md_map(bigger);
     if (!p) return 0;
@@ -162,8 +163,7 @@ static md_frame resolve_one(uintptr_t a) {
     /* Newest first: a reused address range belongs to the module loaded last. */
     for (uint32_t i = module_count; i-- > 0;) {
         const md_module *m = &modules[i];
-        if (m->loaded && a >= m->start && a < m->end)
-            return ((md_frame)i << 48) | ((a - m->base) & 0xFFFFFFFFFFFFull);
+        if (m->loaded && a >= m->start && a < m->end) return ((md_frame)i << 48) | ((a - m->base) & 0xFFFFFFFFFFFFull);
     }
     return ((md_frame)MD_FRAME_NO_MODULE << 48) | (a & 0xFFFFFFFFFFFFull);
 }
@@ -173,9 +173,11 @@ void md_modules_resolve(const uintptr_t *addresses, int n, md_frame *out) {
     md_lock_acquire(&module_lock);
     refresh();
     if (!modules) {
-        for (int i = 0; i < n; i++) out[i] = ((md_frame)MD_FRAME_NO_MODULE << 48) | (addresses[i] & 0xFFFFFFFFFFFFull);
+        for (int i = 0; i < n; i++)
+            out[i] = ((md_frame)MD_FRAME_NO_MODULE << 48) | (addresses[i] & 0xFFFFFFFFFFFFull);
     } else {
-        for (int i = 0; i < n; i++) out[i] = resolve_one(addresses[i]);
+        for (int i = 0; i < n; i++)
+            out[i] = resolve_one(addresses[i]);
     }
     md_lock_release(&module_lock);
 }

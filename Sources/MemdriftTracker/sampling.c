@@ -86,7 +86,8 @@ int md_sampling_init(uint64_t rate) {
 /* Called when this thread's countdown crossed zero; allocation-free, thread-local only. */
 int md_sample_crossed(void) {
     /* The first call of a thread starts from zero: draw its first interval then. */
-    do md_countdown += next_interval();
+    do
+        md_countdown += next_interval();
     while (md_countdown <= 0);
     return 1;
 }

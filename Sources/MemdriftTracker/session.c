@@ -42,9 +42,8 @@ void md_fail(const char *what, int error) {
     atomic_store(&md_state, MD_OFF);
     if (atomic_exchange(&failure_reported, 1)) return;
     char message[2600];
-    int n = snprintf(message, sizeof message,
-                     "memdrift: %s: %s; tracking stopped, the program continues untracked\n", what,
-                     error_text(error));
+    int n = snprintf(message, sizeof message, "memdrift: %s: %s; tracking stopped, the program continues untracked\n",
+                     what, error_text(error));
     if (n > 0) {
         ssize_t ignored = write(STDERR_FILENO, message, (size_t)n < sizeof message ? (size_t)n : sizeof message - 1);
         (void)ignored;
@@ -167,7 +166,8 @@ static void *writer_main(void *unused) {
         uint64_t now = md_now_ns(CLOCK_MONOTONIC);
         if (md_config.interval_ns && now >= due) {
             md_take_snapshot(MEMDRIFT_REASON_INTERVAL, 0);
-            while (due <= now) due += md_config.interval_ns;
+            while (due <= now)
+                due += md_config.interval_ns;
         }
     }
 }

@@ -41,7 +41,8 @@ static uint64_t status_kib(const char *status, size_t n, const char *key) {
             uint64_t v = 0;
             for (i += k; i < n && (status[i] == ' ' || status[i] == '\t'); i++) {
             }
-            for (; i < n && status[i] >= '0' && status[i] <= '9'; i++) v = v * 10 + (uint64_t)(status[i] - '0');
+            for (; i < n && status[i] >= '0' && status[i] <= '9'; i++)
+                v = v * 10 + (uint64_t)(status[i] - '0');
             return v * 1024;
         }
     }

@@ -117,7 +117,8 @@ static int64_t find(const md_index *x, uint64_t h, const uintptr_t *a, int n) {
 
 static void place(md_index *x, uint64_t h, uint32_t id) {
     uint32_t i = (uint32_t)h & x->mask;
-    while (atomic_load_explicit(&x->slots[i], memory_order_relaxed)) i = (i + 1) & x->mask;
+    while (atomic_load_explicit(&x->slots[i], memory_order_relaxed))
+        i = (i + 1) & x->mask;
     atomic_store_explicit(&x->slots[i], id + 1, memory_order_release);
 }
 
@@ -148,7 +149,8 @@ static uint32_t insert(uint64_t h, const uintptr_t *a, int n, const md_frame *fr
         /* Grow: readers still on the old index keep a consistent view, so it stays mapped. */
         md_index *bigger = new_index((x->mask + 1) * 2);
         if (!bigger) return MD_UNKNOWN_STACK;
-        for (uint32_t i = 1; i < id; i++) place(bigger, stack_at(i)->hash, i);
+        for (uint32_t i = 1; i < id; i++)
+            place(bigger, stack_at(i)->hash, i);
         atomic_store_explicit(&current_index, bigger, memory_order_release);
         x = bigger;
     }
@@ -195,7 +197,8 @@ static md_table *new_table(uint32_t capacity) {
 static md_thread *acquire_thread(void) {
     md_lock_acquire(&registry_lock);
     md_thread *t = threads;
-    while (t && t->in_use) t = t->next;
+    while (t && t->in_use)
+        t = t->next;
     if (!t) {
         t = md_map(sizeof *t);
         if (t) {
@@ -231,7 +234,8 @@ static md_count *slot_for(md_table **tp, uint32_t key) {
             uint32_t k = atomic_load_explicit(&t->slots[i].key, memory_order_relaxed);
             if (!k) continue;
             uint32_t j = (k * 0x9E3779B1u) & bigger->mask;
-            while (atomic_load_explicit(&bigger->slots[j].key, memory_order_relaxed)) j = (j + 1) & bigger->mask;
+            while (atomic_load_explicit(&bigger->slots[j].key, memory_order_relaxed))
+                j = (j + 1) & bigger->mask;
             for (int c = 0; c < COUNTERS; c++)
                 atomic_store_explicit(&bigger->slots[j].value[c],
                                       atomic_load_explicit(&t->slots[i].value[c], memory_order_relaxed),
@@ -243,7 +247,8 @@ static md_count *slot_for(md_table **tp, uint32_t key) {
         *tp = t = bigger;
     }
     uint32_t i = (key * 0x9E3779B1u) & t->mask;
-    while (atomic_load_explicit(&t->slots[i].key, memory_order_relaxed)) i = (i + 1) & t->mask;
+    while (atomic_load_explicit(&t->slots[i].key, memory_order_relaxed))
+        i = (i + 1) & t->mask;
     t->used++;
     atomic_store_explicit(&t->slots[i].key, key, memory_order_release);
     return &t->slots[i];
@@ -341,8 +346,7 @@ void md_stacks_write(md_buffer *b, md_totals *totals) {
             uint32_t k = atomic_load_explicit(&table->slots[i].key, memory_order_acquire);
             if (!k || k - 1 >= count) continue;
             for (int c = 0; c < COUNTERS; c++)
-                sums[(k - 1) * COUNTERS + c] +=
-                    atomic_load_explicit(&table->slots[i].value[c], memory_order_relaxed);
+                sums[(k - 1) * COUNTERS + c] += atomic_load_explicit(&table->slots[i].value[c], memory_order_relaxed);
         }
     }
     totals->threads = threads_seen;

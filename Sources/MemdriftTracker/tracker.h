@@ -20,7 +20,7 @@
 #define MD_MAX_DEPTH 256
 #define MD_DEFAULT_DEPTH 64
 #define MD_MAX_STACKS (1u << 24) /* stack ids are packed in 24 bits */
-#define MD_UNKNOWN_STACK 0u       /* id 0: the empty stack, used when unwinding or the table fails */
+#define MD_UNKNOWN_STACK 0u      /* id 0: the empty stack, used when unwinding or the table fails */
 
 /* ---- memory.c: mmap-backed memory and locks; never calls malloc ---- */
 
@@ -60,7 +60,7 @@ unsigned char *md_buffer_reserve(md_buffer *b, size_t n);
 /* One resolved frame: module index in the high 16 bits, module-relative address below. */
 typedef uint64_t md_frame;
 #define MD_FRAME_MODULE(f) ((uint32_t)((f) >> 48))
-#define MD_FRAME_OFFSET(f) ((f) & 0xFFFFFFFFFFFFull)
+#define MD_FRAME_OFFSET(f) ((f)&0xFFFFFFFFFFFFull)
 #define MD_FRAME_NO_MODULE 0xFFFFu
 
 /* Resolves raw return addresses to (module, offset), refreshing the registry when the

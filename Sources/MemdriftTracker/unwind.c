@@ -51,8 +51,10 @@ int md_unwind_capture(uintptr_t *out, int max) {
     if (want > MD_MAX_DEPTH + 16) want = MD_MAX_DEPTH + 16;
     int n = unw_backtrace(frames, want);
     int skip = 0;
-    while (skip < n && is_own((uintptr_t)frames[skip])) skip++;
+    while (skip < n && is_own((uintptr_t)frames[skip]))
+        skip++;
     int kept = 0;
-    for (int i = skip; i < n && kept < max; i++) out[kept++] = (uintptr_t)frames[i];
+    for (int i = skip; i < n && kept < max; i++)
+        out[kept++] = (uintptr_t)frames[i];
     return kept;
 }

@@ -2,7 +2,9 @@ import Foundation
 import Testing
 
 /// A short recording of the leaky example shared by the export tests.
-private let leakySession: String? = try? record([Built.path("leaky-server"), "0"], flags: ["-q", "--interval", "250ms", "--duration", "3s"]).1
+private let leakySession: String? = try? record(
+    [Built.path("leaky-server"), "0"], flags: ["-q", "--interval", "250ms", "--duration", "3s"]
+).1
 
 /// Lines of Brendan Gregg's folded format: frames joined by ';', a space, then one or two integers.
 private func parseFolded(_ text: String, values: Int) -> [(frames: [String], values: [Int64])] {
@@ -33,7 +35,10 @@ private func parseFolded(_ text: String, values: Int) -> [(frames: [String], val
         // a single space before an integer count, and the stack itself may contain spaces.
         let single = try #require(try? NSRegularExpression(pattern: #"^[^;\n]+(;[^;\n]+)* [0-9]+$"#))
         let double = try #require(try? NSRegularExpression(pattern: #"^[^;\n]+(;[^;\n]+)* [0-9]+ [0-9]+$"#))
-        for (arguments, regex) in [(["--metric", "live", "--lines"], single), (["--metric", "allocs"], single), (["--diff"], double), (["--metric", "alloc-bytes", "--full-stacks"], single)] {
+        for (arguments, regex) in [
+            (["--metric", "live", "--lines"], single), (["--metric", "allocs"], single), (["--diff"], double),
+            (["--metric", "alloc-bytes", "--full-stacks"], single),
+        ] {
             let outcome = try launch(Built.memdrift, ["folded", session] + arguments)
             #expect(outcome.status == 0, "\(arguments): \(outcome.stderrText)")
             #expect(outcome.stdoutText.hasSuffix("\n"))
@@ -52,7 +57,8 @@ private func parseFolded(_ text: String, values: Int) -> [(frames: [String], val
         let other = try record([Built.path("leaky-server"), "1"]).1
         let last = { (dir: String) throws -> String in
             let series = try #require(try FileManager.default.contentsOfDirectory(atPath: dir).first { $0.hasPrefix("pid-") })
-            let snaps = try FileManager.default.contentsOfDirectory(atPath: "\(dir)/\(series)").filter { $0.hasSuffix(".mds") }.sorted()
+            let snaps = try FileManager.default.contentsOfDirectory(atPath: "\(dir)/\(series)").filter { $0.hasSuffix(".mds") }
+                .sorted()
             return "\(dir)/\(series)/\(try #require(snaps.last))"
         }
         let outcome = try launch(Built.memdrift, ["folded", try last(session), "--from", try last(other), "--diff"])
@@ -63,7 +69,9 @@ private func parseFolded(_ text: String, values: Int) -> [(frames: [String], val
 
     @Test func badArgumentsAreOneLineAndExitTwo() throws {
         let session = try #require(leakySession)
-        for arguments in [["folded", session, "--metric", "weight"], ["folded", session, "--from", "999"], ["folded", "/nonexistent"]] {
+        for arguments in [
+            ["folded", session, "--metric", "weight"], ["folded", session, "--from", "999"], ["folded", "/nonexistent"],
+        ] {
             let outcome = try launch(Built.memdrift, arguments)
             #expect(outcome.status == 2, "\(arguments)")
             #expect(outcome.stderrText.split(separator: "\n").count == 1, "\(arguments): \(outcome.stderrText)")
@@ -80,12 +88,16 @@ struct PprofTests {
         let home = try scratchDirectory()
         let outcome = try launch(
             try #require(goTool), ["tool", "pprof", "-top", "-sample_index=\(index)", profile],
-            environment: ["HOME": home, "GOCACHE": home + "/cache", "GOPATH": home + "/go", "GOTOOLCHAIN": "local", "PPROF_TMPDIR": home])
+            environment: [
+                "HOME": home, "GOCACHE": home + "/cache", "GOPATH": home + "/go", "GOTOOLCHAIN": "local", "PPROF_TMPDIR": home,
+            ])
         #expect(outcome.status == 0, "\(outcome.stderrText)")
         // Rows after the header: flat flat% sum% cum cum% name
         let lines = outcome.stdoutText.split(separator: "\n").map(String.init)
         guard let header = lines.firstIndex(where: { $0.contains("flat%") }) else { return [] }
-        return lines[(header + 1)...].map { $0.split(separator: " ", omittingEmptySubsequences: true).dropFirst(5).joined(separator: " ") }
+        return lines[(header + 1)...].map {
+            $0.split(separator: " ", omittingEmptySubsequences: true).dropFirst(5).joined(separator: " ")
+        }
     }
 
     @Test func goToolPprofListsTheLeakingFunctionFirst() throws {
@@ -103,17 +115,24 @@ struct PprofTests {
     @Test func aBaseMakesAGrowthProfile() throws {
         let session = try #require(leakySession)
         let series = try #require(try FileManager.default.contentsOfDirectory(atPath: session).first { $0.hasPrefix("pid-") })
-        let snaps = try FileManager.default.contentsOfDirectory(atPath: "\(session)/\(series)").filter { $0.hasSuffix(".mds") }.sorted()
+        let snaps = try FileManager.default.contentsOfDirectory(atPath: "\(session)/\(series)").filter { $0.hasSuffix(".mds") }
+            .sorted()
         let profile = try scratchDirectory() + "/growth.pb.gz"
         let outcome = try launch(
-            Built.memdrift, ["pprof", "\(session)/\(series)/\(try #require(snaps.last))", "--base", "\(session)/\(series)/\(snaps[1])", "-o", profile])
+            Built.memdrift,
+            [
+                "pprof", "\(session)/\(series)/\(try #require(snaps.last))", "--base", "\(session)/\(series)/\(snaps[1])", "-o",
+                profile,
+            ])
         #expect(outcome.status == 0, "\(outcome.stderrText)")
         #expect(try top(profile, index: "inuse_space").first == "remember_error")
     }
 }
 
 /// Chromium from Debian, which scripts/test.sh installs.
-private let chromium: String? = ["/usr/lib/chromium/chromium", "/usr/bin/chromium"].first { FileManager.default.isExecutableFile(atPath: $0) }
+private let chromium: String? = ["/usr/lib/chromium/chromium", "/usr/bin/chromium"].first {
+    FileManager.default.isExecutableFile(atPath: $0)
+}
 
 @Suite(.enabled(if: chromium != nil, "chromium is not installed (scripts/test.sh installs it)"))
 struct HTMLReportTests {
@@ -125,7 +144,9 @@ struct HTMLReportTests {
         let text = try String(contentsOfFile: html, encoding: .utf8)
         #expect(text.contains("remember_error"))
         #expect(!text.contains("http://") && !text.contains("https://"))
-        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../scripts/check-html.sh").standardized.path
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent(
+            "../../scripts/check-html.sh"
+        ).standardized.path
         let check = try launch("/bin/bash", [script, html], timeout: 300)
         #expect(check.status == 0, "\(check.stdoutText)\(check.stderrText)")
         #expect(check.stdoutText.contains("1 chart(s), 1 flame graph(s)"))

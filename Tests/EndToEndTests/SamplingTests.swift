@@ -24,7 +24,8 @@ import Testing
     }
 
     @Test func theVerdictStillFindsTheLeakingChildWhenSampling() throws {
-        let (outcome, session) = try record([Built.path("leaky-child"), "20"], flags: ["-q", "--interval", "1s", "--sample-rate", "64KiB"])
+        let (outcome, session) = try record(
+            [Built.path("leaky-child"), "20"], flags: ["-q", "--interval", "1s", "--sample-rate", "64KiB"])
         #expect(outcome.status == 0)
         let report = try launch(Built.memdrift, ["report", "--json", session])
         let doc = try #require(try JSONSerialization.jsonObject(with: report.stdout) as? [String: Any])

@@ -29,7 +29,9 @@ struct Outcome {
 }
 
 /// Runs a program to completion (killing it after `timeout` seconds, which fails the test).
-func launch(_ executable: String, _ arguments: [String], environment: [String: String] = [:], timeout: Double = 120) throws -> Outcome {
+func launch(_ executable: String, _ arguments: [String], environment: [String: String] = [:], timeout: Double = 120) throws
+    -> Outcome
+{
     let dir = try scratchDirectory()
     defer { try? FileManager.default.removeItem(atPath: dir) }
     let out = "\(dir)/stdout", err = "\(dir)/stderr"
@@ -52,7 +54,8 @@ func launch(_ executable: String, _ arguments: [String], environment: [String: S
     }
     let status = process.terminationReason == .uncaughtSignal ? 128 + process.terminationStatus : process.terminationStatus
     return Outcome(
-        status: status, stdout: try Data(contentsOf: URL(fileURLWithPath: out)), stderr: try Data(contentsOf: URL(fileURLWithPath: err)))
+        status: status, stdout: try Data(contentsOf: URL(fileURLWithPath: out)),
+        stderr: try Data(contentsOf: URL(fileURLWithPath: err)))
 }
 
 /// Runs `command` under `memdrift run` into a new session directory.
@@ -73,7 +76,9 @@ func symbolRange(_ name: String, in binary: String) throws -> Range<UInt64> {
     let outcome = try launch("/usr/bin/nm", ["-S", "--defined-only", binary])
     for line in outcome.stdoutText.split(separator: "\n") {
         let fields = line.split(separator: " ")
-        guard fields.count == 4, fields[3] == name, let start = UInt64(fields[0], radix: 16), let size = UInt64(fields[1], radix: 16) else { continue }
+        guard fields.count == 4, fields[3] == name, let start = UInt64(fields[0], radix: 16),
+            let size = UInt64(fields[1], radix: 16)
+        else { continue }
         return start..<start + size
     }
     throw TestFailure("no symbol \(name) in \(binary)")

@@ -5,14 +5,21 @@ import MemdriftSymbolization
 import Testing
 
 /// The top growing call site of a recorded example, symbolized.
-private func topGrower(_ command: [String], seconds: String = "3s") throws -> (names: [SymbolizedFrame], summary: String, session: String, full: [SymbolizedFrame]) {
+private func topGrower(_ command: [String], seconds: String = "3s") throws -> (
+    names: [SymbolizedFrame], summary: String, session: String, full: [SymbolizedFrame]
+) {
     let (outcome, session) = try record(command, flags: ["--interval", "300ms", "--duration", seconds])
     #expect(outcome.status == 0)
-    let series = try #require(try Session.open(session).series.first { $0.pid == Int32(mainPID(outcome.stderrText) ?? 0) } ?? Session.open(session).series.first)
+    let series = try #require(
+        try Session.open(session).series.first { $0.pid == Int32(mainPID(outcome.stderrText) ?? 0) }
+            ?? Session.open(session).series.first)
     let snapshots = try series.loadSnapshots()
     let first = try #require(snapshots.first), last = try #require(snapshots.last)
     let top = try #require(StackGrowth.ranking(from: first, to: last).first)
-    return (StackSymbolizer().frames(of: top.stack, in: last), outcome.stderrText, session, StackSymbolizer(fullStacks: true).frames(of: top.stack, in: last))
+    return (
+        StackSymbolizer().frames(of: top.stack, in: last), outcome.stderrText, session,
+        StackSymbolizer(fullStacks: true).frames(of: top.stack, in: last)
+    )
 }
 
 private func mainPID(_ summary: String) -> Int? {
@@ -98,7 +105,8 @@ private func firstCallFrame(_ frames: [SymbolizedFrame]) -> SymbolizedFrame? { f
             text += "\(example):\n"
             for f in frames.prefix(3) {
                 let file = f.file.map { ($0 as NSString).lastPathComponent } ?? "?"
-                text += "  \(f.function ?? "?") \(file):\(f.line.map(String.init) ?? "?") [\(f.module)]\(f.isInlined ? " inlined" : "")\n"
+                text +=
+                    "  \(f.function ?? "?") \(file):\(f.line.map(String.init) ?? "?") [\(f.module)]\(f.isInlined ? " inlined" : "")\n"
             }
         }
         let golden = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Golden/top-stacks.txt")

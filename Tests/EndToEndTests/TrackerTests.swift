@@ -29,7 +29,9 @@ import Testing
         var sizes: Set<UInt64> = []
         for s in all {
             let last = try #require(try s.loadSnapshots().last)
-            for stack in last.stacks(withLeafIn: work, module: "fork-children") where stack.liveCount == 1 { sizes.insert(stack.liveBytes) }
+            for stack in last.stacks(withLeafIn: work, module: "fork-children") where stack.liveCount == 1 {
+                sizes.insert(stack.liveBytes)
+            }
         }
         #expect(sizes == Set((1...50).map { UInt64($0) * 1024 }))
     }
@@ -67,13 +69,17 @@ import Testing
     @Test func anUnusableOutputDirectoryIsReportedOnceAndTheProgramRunsOn() throws {
         let dir = try scratchDirectory()
         _ = FileManager.default.createFile(atPath: "\(dir)/not-a-directory", contents: nil)
-        let environment = ["LD_PRELOAD": Built.tracker, "MEMDRIFT_OUTPUT": "\(dir)/not-a-directory", "MEMDRIFT_INTERVAL_MS": "100"]
+        let environment = [
+            "LD_PRELOAD": Built.tracker, "MEMDRIFT_OUTPUT": "\(dir)/not-a-directory", "MEMDRIFT_INTERVAL_MS": "100",
+        ]
         let traced = try launch(Built.path("leaky-server"), ["0.5"], environment: environment)
         #expect(traced.status == 0)
         #expect(traced.stdoutText.hasPrefix("leaky-server: "))
         let lines = traced.stderrText.split(separator: "\n")
         #expect(lines.count == 1)
-        #expect(lines.first?.hasPrefix("memdrift: unusable output directory \(dir)/not-a-directory: Not a directory; tracking stopped") == true)
+        #expect(
+            lines.first?.hasPrefix(
+                "memdrift: unusable output directory \(dir)/not-a-directory: Not a directory; tracking stopped") == true)
     }
 
     @Test func withoutAnOutputDirectoryTheTrackerStaysOff() throws {

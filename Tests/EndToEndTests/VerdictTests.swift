@@ -18,7 +18,8 @@ private let verdictSessions: [String: String] = {
         guard let dir = try? scratchDirectory() else { continue }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Built.memdrift)
-        process.arguments = ["run", "-q", "--interval", "1s", "-o", dir + "/s", "--", Built.path(command[0])] + command.dropFirst()
+        process.arguments =
+            ["run", "-q", "--interval", "1s", "-o", dir + "/s", "--", Built.path(command[0])] + command.dropFirst()
         process.standardOutput = FileHandle.nullDevice
         if (try? process.run()) != nil {
             processes.append(process)
@@ -121,8 +122,10 @@ private func firstSuspectFunction(_ p: [String: Any]) -> String? {
         try Data("leak:remember_error\n".utf8).write(to: URL(fileURLWithPath: suppressions))
         #expect(try launch(Built.memdrift, ["gate", leaky, "--suppressions", suppressions]).status == 0)
 
-        for bad in [["gate", leaky, "--max-heap-slope", "fast"], ["gate", "/nonexistent"], ["gate", leaky, "--fail-on", "stable"],
-                    ["gate", leaky, "--suppressions", "/nonexistent.supp"], ["report", junit], ["diff", junit, junit]] {
+        for bad in [
+            ["gate", leaky, "--max-heap-slope", "fast"], ["gate", "/nonexistent"], ["gate", leaky, "--fail-on", "stable"],
+            ["gate", leaky, "--suppressions", "/nonexistent.supp"], ["report", junit], ["diff", junit, junit],
+        ] {
             let outcome = try launch(Built.memdrift, bad)
             #expect(outcome.status == 2, "\(bad)")
             #expect(outcome.stderrText.split(separator: "\n").count == 1, "\(bad): \(outcome.stderrText)")
@@ -150,7 +153,10 @@ final class JUnitCounter: NSObject, XMLParserDelegate {
     var failures = 0
     var failureMessages: [String] = []
 
-    func parser(_ parser: XMLParser, didStartElement element: String, namespaceURI: String?, qualifiedName: String?, attributes: [String: String] = [:]) {
+    func parser(
+        _ parser: XMLParser, didStartElement element: String, namespaceURI: String?, qualifiedName: String?,
+        attributes: [String: String] = [:]
+    ) {
         if element == "testcase" { testcases += 1 }
         if element == "failure" {
             failures += 1

@@ -15,7 +15,8 @@ import Testing
 
         let session = try Session.open(dir)
         #expect(session.series.map(\.name) == ["pid-3", "pid-9", "pid-9.2"])
-        #expect(session.series[1].snapshotPaths.map { ($0 as NSString).lastPathComponent } == ["snap-000001.mds", "snap-000002.mds"])
+        #expect(
+            session.series[1].snapshotPaths.map { ($0 as NSString).lastPathComponent } == ["snap-000001.mds", "snap-000002.mds"])
         #expect(try session.series[1].loadSnapshots().map(\.header.sequence) == [1, 2])
     }
 
@@ -46,6 +47,7 @@ func temporaryDirectory() throws -> String {
 }
 
 func write(_ snapshot: Snapshot, to path: String) throws {
-    try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+    try FileManager.default.createDirectory(
+        atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
     try Data(SnapshotEncoder.encode(snapshot)).write(to: URL(fileURLWithPath: path))
 }

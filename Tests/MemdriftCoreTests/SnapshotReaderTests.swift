@@ -81,4 +81,3 @@ import Testing
         return b
     }
 }
-

@@ -2,7 +2,9 @@ import MemdriftCore
 import Testing
 
 @Suite struct UnitsTests {
-    @Test(arguments: [("90s", 90.0), ("30m", 1800), ("2h", 7200), ("1h30m", 5400), ("500ms", 0.5), ("1d", 86400), ("12", 12), ("1.5h", 5400)])
+    @Test(arguments: [
+        ("90s", 90.0), ("30m", 1800), ("2h", 7200), ("1h30m", 5400), ("500ms", 0.5), ("1d", 86400), ("12", 12), ("1.5h", 5400),
+    ])
     func parsesDurations(text: String, seconds: Double) throws {
         #expect(try Units.seconds(text) == seconds)
     }
@@ -12,7 +14,10 @@ import Testing
         #expect(throws: UnitError.self) { try Units.seconds(text) }
     }
 
-    @Test(arguments: [("512KiB", UInt64(524_288)), ("1MiB", 1_048_576), ("10MB", 10_000_000), ("4096", 4096), ("1.5K", 1536), ("2GiB", 2_147_483_648), ("3 B", 3)])
+    @Test(arguments: [
+        ("512KiB", UInt64(524_288)), ("1MiB", 1_048_576), ("10MB", 10_000_000), ("4096", 4096), ("1.5K", 1536),
+        ("2GiB", 2_147_483_648), ("3 B", 3),
+    ])
     func parsesSizes(text: String, bytes: UInt64) throws {
         #expect(try Units.bytes(text) == bytes)
     }

@@ -8,70 +8,95 @@ struct AllocatorFramesTests {
         SymbolizedFrame(function: function, modulePath: module, address: 0x1000)
     }
 
-    @Test("allocator and runtime frames are recognised", arguments: [
-        ("malloc", "/usr/lib/x86_64-linux-gnu/libc.so.6"),
-        ("calloc", "/usr/bin/app"),
-        ("realloc", "/usr/bin/app"),
-        ("reallocarray", "/usr/lib/x86_64-linux-gnu/libc.so.6"),
-        ("posix_memalign", "/usr/bin/app"),
-        ("aligned_alloc", "/usr/bin/app"),
-        ("memalign", "/usr/bin/app"),
-        ("valloc", "/usr/bin/app"),
-        ("pvalloc", "/usr/bin/app"),
-        ("free", "/usr/bin/app"),
-        ("__libc_malloc", "/usr/bin/app"),
-        ("malloc.cold", "/usr/bin/app"),
-        ("strdup", "/usr/lib/x86_64-linux-gnu/libc.so.6"),
-        ("_IO_file_doallocate", "/usr/lib/x86_64-linux-gnu/libc.so.6"),
-        ("_dl_allocate_tls", "/lib64/ld-linux-x86-64.so.2"),
-        ("operator new(unsigned long)", "/usr/lib/x86_64-linux-gnu/libstdc++.so.6"),
-        ("operator new[](unsigned long)", "/usr/lib/x86_64-linux-gnu/libstdc++.so.6"),
-        ("operator new(unsigned long, std::align_val_t)", "/usr/bin/app"),
-        ("std::__new_allocator<int>::allocate(unsigned long, void const*)", "/usr/bin/app"),
-        ("__gnu_cxx::new_allocator<int>::allocate(unsigned long, void const*)", "/usr/bin/app"),
-        ("std::allocator_traits<std::allocator<int> >::allocate(std::allocator<int>&, unsigned long)", "/usr/bin/app"),
-        ("std::_Vector_base<int, std::allocator<int> >::_M_allocate(unsigned long)", "/usr/bin/app"),
-        ("void std::vector<int, std::allocator<int> >::_M_realloc_insert<int const&>(__gnu_cxx::__normal_iterator<int*, std::vector<int, std::allocator<int> > >, int const&)", "/usr/bin/app"),
-        ("std::__cxx11::basic_string<char, std::char_traits<char>, std::allocator<char> >::_M_create(unsigned long&, unsigned long)", "/usr/bin/app"),
-        ("void std::__cxx11::basic_string<char, std::char_traits<char>, std::allocator<char> >::_M_construct<char const*>(char const*, char const*, std::forward_iterator_tag)", "/usr/bin/app"),
-        ("std::__detail::_Hashtable_alloc<std::allocator<std::__detail::_Hash_node<int, false> > >::_M_allocate_node<int const&>(int const&)", "/usr/bin/app"),
-        ("std::__1::vector<int, std::__1::allocator<int> >::__push_back_slow_path<int const&>(int const&)", "/usr/bin/app"),
-        ("swift_allocObject", "/usr/lib/swift/linux/libswiftCore.so"),
-        ("swift_slowAlloc", "/usr/lib/swift/linux/libswiftCore.so"),
-        ("swift_retain", "/usr/lib/swift/linux/libswiftCore.so"),
-        ("Swift._ContiguousArrayBuffer._consumeAndCreateNew(bufferIsUnique:minimumCapacity:growForAppend:)", "/usr/bin/app"),
-        ("specialized Swift._ArrayBuffer._consumeAndCreateNew(bufferIsUnique:minimumCapacity:growForAppend:)", "/usr/bin/app"),
-        ("Swift.Array._createNewBuffer(bufferIsUnique:minimumCapacity:growForAppend:)", "/usr/bin/app"),
-        ("generic pre-specialization <Swift.AnyObject> of Swift.Array._createNewBuffer(bufferIsUnique:minimumCapacity:growForAppend:)", "/usr/lib/swift/linux/libswiftCore.so"),
-        ("generic specialization <Swift.Int, Swift.Array<Swift.Int>> of Swift._NativeDictionary._copyOrMoveAndResize(capacity:moveElements:)", "/usr/bin/app"),
-        ("Swift._allocateUninitializedArray<A>(_:)", "/usr/bin/app"),
-        ("Swift._StringGuts.grow(_:)", "/usr/bin/app"),
-        ("Swift._NativeDictionary.resize(capacity:)", "/usr/bin/app"),
-        ("static Swift._DictionaryStorage.allocate(capacity:)", "/usr/bin/app"),
-        ("PyMem_Malloc", "/usr/lib/libpython3.11.so"),
-        ("PyObject_Malloc", "/usr/lib/libpython3.11.so"),
-        ("PyObject_Realloc", "/usr/lib/libpython3.11.so"),
-        ("_PyObject_GC_New", "/usr/lib/libpython3.11.so"),
-        ("pymalloc_alloc", "/usr/lib/libpython3.11.so"),
-        ("record_allocation", "/opt/memdrift/lib/libmemdrift.so"),
-    ])
+    @Test(
+        "allocator and runtime frames are recognised",
+        arguments: [
+            ("malloc", "/usr/lib/x86_64-linux-gnu/libc.so.6"),
+            ("calloc", "/usr/bin/app"),
+            ("realloc", "/usr/bin/app"),
+            ("reallocarray", "/usr/lib/x86_64-linux-gnu/libc.so.6"),
+            ("posix_memalign", "/usr/bin/app"),
+            ("aligned_alloc", "/usr/bin/app"),
+            ("memalign", "/usr/bin/app"),
+            ("valloc", "/usr/bin/app"),
+            ("pvalloc", "/usr/bin/app"),
+            ("free", "/usr/bin/app"),
+            ("__libc_malloc", "/usr/bin/app"),
+            ("malloc.cold", "/usr/bin/app"),
+            ("strdup", "/usr/lib/x86_64-linux-gnu/libc.so.6"),
+            ("_IO_file_doallocate", "/usr/lib/x86_64-linux-gnu/libc.so.6"),
+            ("_dl_allocate_tls", "/lib64/ld-linux-x86-64.so.2"),
+            ("operator new(unsigned long)", "/usr/lib/x86_64-linux-gnu/libstdc++.so.6"),
+            ("operator new[](unsigned long)", "/usr/lib/x86_64-linux-gnu/libstdc++.so.6"),
+            ("operator new(unsigned long, std::align_val_t)", "/usr/bin/app"),
+            ("std::__new_allocator<int>::allocate(unsigned long, void const*)", "/usr/bin/app"),
+            ("__gnu_cxx::new_allocator<int>::allocate(unsigned long, void const*)", "/usr/bin/app"),
+            ("std::allocator_traits<std::allocator<int> >::allocate(std::allocator<int>&, unsigned long)", "/usr/bin/app"),
+            ("std::_Vector_base<int, std::allocator<int> >::_M_allocate(unsigned long)", "/usr/bin/app"),
+            (
+                "void std::vector<int, std::allocator<int> >::_M_realloc_insert<int const&>(__gnu_cxx::__normal_iterator<int*, std::vector<int, std::allocator<int> > >, int const&)",
+                "/usr/bin/app"
+            ),
+            (
+                "std::__cxx11::basic_string<char, std::char_traits<char>, std::allocator<char> >::_M_create(unsigned long&, unsigned long)",
+                "/usr/bin/app"
+            ),
+            (
+                "void std::__cxx11::basic_string<char, std::char_traits<char>, std::allocator<char> >::_M_construct<char const*>(char const*, char const*, std::forward_iterator_tag)",
+                "/usr/bin/app"
+            ),
+            (
+                "std::__detail::_Hashtable_alloc<std::allocator<std::__detail::_Hash_node<int, false> > >::_M_allocate_node<int const&>(int const&)",
+                "/usr/bin/app"
+            ),
+            ("std::__1::vector<int, std::__1::allocator<int> >::__push_back_slow_path<int const&>(int const&)", "/usr/bin/app"),
+            ("swift_allocObject", "/usr/lib/swift/linux/libswiftCore.so"),
+            ("swift_slowAlloc", "/usr/lib/swift/linux/libswiftCore.so"),
+            ("swift_retain", "/usr/lib/swift/linux/libswiftCore.so"),
+            ("Swift._ContiguousArrayBuffer._consumeAndCreateNew(bufferIsUnique:minimumCapacity:growForAppend:)", "/usr/bin/app"),
+            (
+                "specialized Swift._ArrayBuffer._consumeAndCreateNew(bufferIsUnique:minimumCapacity:growForAppend:)",
+                "/usr/bin/app"
+            ),
+            ("Swift.Array._createNewBuffer(bufferIsUnique:minimumCapacity:growForAppend:)", "/usr/bin/app"),
+            (
+                "generic pre-specialization <Swift.AnyObject> of Swift.Array._createNewBuffer(bufferIsUnique:minimumCapacity:growForAppend:)",
+                "/usr/lib/swift/linux/libswiftCore.so"
+            ),
+            (
+                "generic specialization <Swift.Int, Swift.Array<Swift.Int>> of Swift._NativeDictionary._copyOrMoveAndResize(capacity:moveElements:)",
+                "/usr/bin/app"
+            ),
+            ("Swift._allocateUninitializedArray<A>(_:)", "/usr/bin/app"),
+            ("Swift._StringGuts.grow(_:)", "/usr/bin/app"),
+            ("Swift._NativeDictionary.resize(capacity:)", "/usr/bin/app"),
+            ("static Swift._DictionaryStorage.allocate(capacity:)", "/usr/bin/app"),
+            ("PyMem_Malloc", "/usr/lib/libpython3.11.so"),
+            ("PyObject_Malloc", "/usr/lib/libpython3.11.so"),
+            ("PyObject_Realloc", "/usr/lib/libpython3.11.so"),
+            ("_PyObject_GC_New", "/usr/lib/libpython3.11.so"),
+            ("pymalloc_alloc", "/usr/lib/libpython3.11.so"),
+            ("record_allocation", "/opt/memdrift/lib/libmemdrift.so"),
+        ])
     func recognised(function: String, module: String) {
         #expect(AllocatorFrames.isAllocatorOrRuntime(frame(function, module: module)))
     }
 
-    @Test("application code is kept", arguments: [
-        ("leaky.Cache.insert(_:)", "/usr/bin/app"),
-        ("ns::Klass::method(int)", "/usr/bin/app"),
-        ("std::vector<int, std::allocator<int> >::push_back(int const&)", "/usr/bin/app"),
-        ("Swift.Array.append(_:)", "/usr/bin/app"),
-        ("fixture::make_map", "/usr/bin/app"),
-        ("printf", "/usr/lib/x86_64-linux-gnu/libc.so.6"),
-        ("strdup", "/usr/bin/app"),
-        ("_internal_helper", "/usr/bin/app"),
-        ("freeze_everything", "/usr/bin/app"),
-        ("mallocator.Pool.take()", "/usr/bin/app"),
-        ("PyList_Append", "/usr/lib/libpython3.11.so"),
-    ])
+    @Test(
+        "application code is kept",
+        arguments: [
+            ("leaky.Cache.insert(_:)", "/usr/bin/app"),
+            ("ns::Klass::method(int)", "/usr/bin/app"),
+            ("std::vector<int, std::allocator<int> >::push_back(int const&)", "/usr/bin/app"),
+            ("Swift.Array.append(_:)", "/usr/bin/app"),
+            ("fixture::make_map", "/usr/bin/app"),
+            ("printf", "/usr/lib/x86_64-linux-gnu/libc.so.6"),
+            ("strdup", "/usr/bin/app"),
+            ("_internal_helper", "/usr/bin/app"),
+            ("freeze_everything", "/usr/bin/app"),
+            ("mallocator.Pool.take()", "/usr/bin/app"),
+            ("PyList_Append", "/usr/lib/libpython3.11.so"),
+        ])
     func kept(function: String, module: String) {
         #expect(!AllocatorFrames.isAllocatorOrRuntime(frame(function, module: module)))
     }
@@ -93,7 +118,8 @@ struct AllocatorFramesTests {
             frame("malloc"),
             frame("main"),
         ]
-        #expect(AllocatorFrames.trimmingLeadingAllocatorFrames(stack).map(\.function) == ["ns::Klass::method(int)", "malloc", "main"])
+        #expect(
+            AllocatorFrames.trimmingLeadingAllocatorFrames(stack).map(\.function) == ["ns::Klass::method(int)", "malloc", "main"])
         let onlyAllocators = Array(stack.prefix(3))
         #expect(AllocatorFrames.trimmingLeadingAllocatorFrames(onlyAllocators) == onlyAllocators)
         #expect(AllocatorFrames.trimmingLeadingAllocatorFrames([]).isEmpty)

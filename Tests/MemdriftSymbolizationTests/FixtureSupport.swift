@@ -89,7 +89,8 @@ func symbolAddresses(_ path: String, dynamic: Bool = false) throws -> [String: U
 func readelfBuildID(_ path: String) throws -> [UInt8] {
     let notes = try runTool("readelf", ["-n", path])
     guard let line = notes.split(separator: "\n").first(where: { $0.contains("Build ID:") }),
-          let hex = line.split(separator: " ").last else { return [] }
+        let hex = line.split(separator: " ").last
+    else { return [] }
     var bytes: [UInt8] = []
     var index = hex.startIndex
     while index < hex.endIndex, let next = hex.index(index, offsetBy: 2, limitedBy: hex.endIndex) {
@@ -118,53 +119,53 @@ func lastPathComponent(_ path: String?) -> String? {
 /// The C fixture: noinline functions, an always-inline helper, and return addresses printed relative to the load bias.
 enum CFixture {
     static let source = """
-    #define _GNU_SOURCE
-    #include <link.h>
-    #include <stdio.h>
-    #include <stdlib.h>
+        #define _GNU_SOURCE
+        #include <link.h>
+        #include <stdio.h>
+        #include <stdlib.h>
 
-    static unsigned long load_bias;
+        static unsigned long load_bias;
 
-    static int first_object(struct dl_phdr_info *info, size_t size, void *data) {
-        (void)size;
-        (void)data;
-        load_bias = info->dlpi_addr;
-        return 1;
-    }
+        static int first_object(struct dl_phdr_info *info, size_t size, void *data) {
+            (void)size;
+            (void)data;
+            load_bias = info->dlpi_addr;
+            return 1;
+        }
 
-    __attribute__((noinline)) void report(const char *tag) { /* MARK:report */
-        printf("%s %lx\\n", tag, (unsigned long)__builtin_return_address(0) - load_bias);
-    }
+        __attribute__((noinline)) void report(const char *tag) { /* MARK:report */
+            printf("%s %lx\\n", tag, (unsigned long)__builtin_return_address(0) - load_bias);
+        }
 
-    static inline __attribute__((always_inline)) void inlined_helper(void) {
-        report("inlined"); /* MARK:inlined-call */
-    }
+        static inline __attribute__((always_inline)) void inlined_helper(void) {
+            report("inlined"); /* MARK:inlined-call */
+        }
 
-    __attribute__((noinline)) void direct_caller(void) { /* MARK:direct-start */
-        report("direct"); /* MARK:direct-call */
-    }
+        __attribute__((noinline)) void direct_caller(void) { /* MARK:direct-start */
+            report("direct"); /* MARK:direct-call */
+        }
 
-    __attribute__((noinline)) void outer_with_inline(void) { /* MARK:outer-start */
-        inlined_helper(); /* MARK:outer-call */
-    }
+        __attribute__((noinline)) void outer_with_inline(void) { /* MARK:outer-start */
+            inlined_helper(); /* MARK:outer-call */
+        }
 
-    __attribute__((noinline)) void *leaky_allocation(size_t n) { /* MARK:leaky-start */
-        return malloc(n); /* MARK:leaky-call */
-    }
+        __attribute__((noinline)) void *leaky_allocation(size_t n) { /* MARK:leaky-start */
+            return malloc(n); /* MARK:leaky-call */
+        }
 
-    __attribute__((noinline)) static int local_only(int x) { /* MARK:local-start */
-        return x * 3 + (int)load_bias;
-    }
+        __attribute__((noinline)) static int local_only(int x) { /* MARK:local-start */
+            return x * 3 + (int)load_bias;
+        }
 
-    int main(void) {
-        dl_iterate_phdr(first_object, NULL);
-        direct_caller();
-        outer_with_inline();
-        free(leaky_allocation(16));
-        return local_only(1) == 42;
-    }
+        int main(void) {
+            dl_iterate_phdr(first_object, NULL);
+            direct_caller();
+            outer_with_inline();
+            free(leaky_allocation(16));
+            return local_only(1) == 42;
+        }
 
-    """
+        """
 
     /// A compiled copy in `directory`, with the return addresses it printed (`tag` -> module-relative address).
     struct Build {
@@ -185,8 +186,9 @@ enum CFixture {
                 returnAddresses[String(fields[0])] = address
             }
         }
-        return Build(binary: binary, sourceFile: sourceFile, returnAddresses: returnAddresses,
-                     symbols: try symbolAddresses(binary))
+        return Build(
+            binary: binary, sourceFile: sourceFile, returnAddresses: returnAddresses,
+            symbols: try symbolAddresses(binary))
     }
 
     static func line(_ marker: String) -> Int? {

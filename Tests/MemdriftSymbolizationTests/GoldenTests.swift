@@ -36,18 +36,22 @@ struct GoldenTests {
             lines.append("# \(optimization)")
             for function in ["report", "direct_caller", "outer_with_inline", "leaky_allocation", "main"] {
                 let address = try #require(fixture.symbols[function])
-                let frames = symbolizer.symbolize(modulePath: fixture.binary, buildID: [], address: address, isReturnAddress: false)
+                let frames = symbolizer.symbolize(
+                    modulePath: fixture.binary, buildID: [], address: address, isReturnAddress: false)
                 lines += Self.render("start of \(function)", frames)
             }
             for tag in fixture.returnAddresses.keys.sorted() {
                 let address = try #require(fixture.returnAddresses[tag])
-                lines += Self.render("return address \(tag)", symbolizer.symbolize(modulePath: fixture.binary, buildID: [], address: address))
+                lines += Self.render(
+                    "return address \(tag)", symbolizer.symbolize(modulePath: fixture.binary, buildID: [], address: address))
             }
-            lines += Self.render("missing module", symbolizer.symbolize(modulePath: directory.file("gone"), buildID: [], address: 1))
+            lines += Self.render(
+                "missing module", symbolizer.symbolize(modulePath: directory.file("gone"), buildID: [], address: 1))
         }
         let actual = lines.joined(separator: "\n") + "\n"
         if ProcessInfo.processInfo.environment["MEMDRIFT_RECORD_GOLDEN"] == "1" {
-            try FileManager.default.createDirectory(at: Self.goldenFile.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(
+                at: Self.goldenFile.deletingLastPathComponent(), withIntermediateDirectories: true)
             try actual.write(to: Self.goldenFile, atomically: true, encoding: .utf8)
             return
         }

@@ -33,7 +33,9 @@ struct PerformanceTests {
             }
         }
         let size = (try? FileManager.default.attributesOfItem(atPath: module)[.size] as? Int) ?? 0
-        print("memdrift-symbolization: \(count) distinct addresses over \(high - low) bytes of text in \(module) (\(size / 1_000_000) MB): first pass \(cold), cached pass \(warm); \(named) named, \(withLines) with lines")
+        print(
+            "memdrift-symbolization: \(count) distinct addresses over \(high - low) bytes of text in \(module) (\(size / 1_000_000) MB): first pass \(cold), cached pass \(warm); \(named) named, \(withLines) with lines"
+        )
         print("memdrift-symbolization: sources: \(symbolizer.describeSources(modulePath: module))")
         #expect(named > count / 2)
         #expect(withLines > count / 4)

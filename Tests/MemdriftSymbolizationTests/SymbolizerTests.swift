@@ -10,11 +10,14 @@ struct SymbolizerTests {
         let directory = try ScratchDirectory("start")
         let fixture = try CFixture.build(in: directory)
         let symbolizer = Symbolizer(debugDirectories: [])
-        for (function, marker) in [("direct_caller", "direct-start"), ("outer_with_inline", "outer-start"),
-                                   ("leaky_allocation", "leaky-start"), ("report", "report")] {
+        for (function, marker) in [
+            ("direct_caller", "direct-start"), ("outer_with_inline", "outer-start"),
+            ("leaky_allocation", "leaky-start"), ("report", "report"),
+        ] {
             let start = try #require(fixture.symbols[function])
-            let frames = symbolizer.symbolize(modulePath: fixture.binary, buildID: [], address: start + 1,
-                                              isReturnAddress: false)
+            let frames = symbolizer.symbolize(
+                modulePath: fixture.binary, buildID: [], address: start + 1,
+                isReturnAddress: false)
             let frame = try #require(frames.last)
             #expect(frames.count == 1)
             #expect(frame.function == function)
@@ -66,11 +69,13 @@ struct SymbolizerTests {
     @Test("stripped shared library: exported names come from .dynsym, local functions get no name")
     func strippedLibraryUsesDynsym() throws {
         let directory = try ScratchDirectory("dynsym")
-        let source = try directory.write("lib.c", """
-        __attribute__((noinline)) static int hidden_helper(int x) { return x * 7; }
-        __attribute__((noinline)) int exported_entry(int x) { return hidden_helper(x) + 1; }
-        __attribute__((noinline)) int other_export(int x) { return x - 1; }
-        """)
+        let source = try directory.write(
+            "lib.c",
+            """
+            __attribute__((noinline)) static int hidden_helper(int x) { return x * 7; }
+            __attribute__((noinline)) int exported_entry(int x) { return hidden_helper(x) + 1; }
+            __attribute__((noinline)) int other_export(int x) { return x - 1; }
+            """)
         let library = directory.file("libfixture.so")
         try runTool("cc", ["-g", "-O1", "-shared", "-fPIC", "-o", library, source])
         let symbols = try symbolAddresses(library)
@@ -211,22 +216,22 @@ struct SymbolizerTests {
     func cxxFixture() throws {
         let directory = try ScratchDirectory("cxx")
         let source = """
-        #include <cstdio>
-        #include <vector>
-        namespace ns {
-        struct Klass {
-            __attribute__((noinline)) int method(int x);
-        };
-        int Klass::method(int x) { /* MARK:method */
-            std::vector<int> values(static_cast<unsigned>(x));
-            return static_cast<int>(values.size());
-        }
-        }
-        int main() {
-            ns::Klass k;
-            std::printf("%d\\n", k.method(3));
-        }
-        """
+            #include <cstdio>
+            #include <vector>
+            namespace ns {
+            struct Klass {
+                __attribute__((noinline)) int method(int x);
+            };
+            int Klass::method(int x) { /* MARK:method */
+                std::vector<int> values(static_cast<unsigned>(x));
+                return static_cast<int>(values.size());
+            }
+            }
+            int main() {
+                ns::Klass k;
+                std::printf("%d\\n", k.method(3));
+            }
+            """
         let sourceFile = try directory.write("fixture.cpp", source)
         let binary = directory.file("cxxfixture")
         try runTool("c++", ["-g", "-O0", "-o", binary, sourceFile])
@@ -243,7 +248,8 @@ struct SymbolizerTests {
         let plumbing = demangled.filter { $0.contains("_M_allocate") || $0.contains("new_allocator") }
         #expect(!plumbing.isEmpty)
         for name in plumbing {
-            #expect(AllocatorFrames.isAllocatorOrRuntime(SymbolizedFrame(function: name, modulePath: binary, address: 0)), "\(name)")
+            #expect(
+                AllocatorFrames.isAllocatorOrRuntime(SymbolizedFrame(function: name, modulePath: binary, address: 0)), "\(name)")
         }
         #expect(!AllocatorFrames.isAllocatorOrRuntime(frames[0]))
     }
@@ -252,20 +258,20 @@ struct SymbolizerTests {
     func swiftFixture() throws {
         let directory = try ScratchDirectory("swift")
         let source = """
-        final class Cache {
-            var storage: [String] = []
-            func insert(_ value: String) { // MARK:insert
-                storage.append(value)
+            final class Cache {
+                var storage: [String] = []
+                func insert(_ value: String) { // MARK:insert
+                    storage.append(value)
+                }
             }
-        }
-        @main struct App {
-            static func main() {
-                let cache = Cache()
-                for index in 0..<3 { cache.insert("v\\(index)") }
-                print(cache.storage.count)
+            @main struct App {
+                static func main() {
+                    let cache = Cache()
+                    for index in 0..<3 { cache.insert("v\\(index)") }
+                    print(cache.storage.count)
+                }
             }
-        }
-        """
+            """
         let sourceFile = try directory.write("leaky.swift", source)
         let binary = directory.file("leaky")
         try runTool("swiftc", ["-g", "-Onone", "-parse-as-library", "-module-name", "leaky", "-o", binary, sourceFile])
@@ -282,33 +288,43 @@ struct SymbolizerTests {
     func rustFixtures() throws {
         let directory = try ScratchDirectory("rust")
         let source = """
-        struct Cache<T> { items: Vec<T> }
-        impl<T: Clone> Cache<T> {
+            struct Cache<T> { items: Vec<T> }
+            impl<T: Clone> Cache<T> {
+                #[inline(never)]
+                fn insert(&mut self, x: T) { self.items.push(x.clone()); }
+            }
+            trait Grow { fn grow(&mut self) -> usize; }
+            impl Grow for Cache<u32> {
+                #[inline(never)]
+                fn grow(&mut self) -> usize { self.items.push(7); self.items.len() }
+            }
             #[inline(never)]
-            fn insert(&mut self, x: T) { self.items.push(x.clone()); }
-        }
-        trait Grow { fn grow(&mut self) -> usize; }
-        impl Grow for Cache<u32> {
-            #[inline(never)]
-            fn grow(&mut self) -> usize { self.items.push(7); self.items.len() }
-        }
-        #[inline(never)]
-        fn make_map(n: u32) -> Vec<String> { // MARK:make_map
-            (0..n).map(|i| format!("{i}")).collect()
-        }
-        fn main() {
-            let mut c = Cache { items: Vec::new() };
-            c.insert(1u32);
-            c.grow();
-            println!("{}", make_map(5).len());
-        }
-        """
+            fn make_map(n: u32) -> Vec<String> { // MARK:make_map
+                (0..n).map(|i| format!("{i}")).collect()
+            }
+            fn main() {
+                let mut c = Cache { items: Vec::new() };
+                c.insert(1u32);
+                c.grow();
+                println!("{}", make_map(5).len());
+            }
+            """
         let sourceFile = try directory.write("fixture.rs", source)
         let expectations: [(String, [String])] = [
-            ("v0", ["fixture::make_map", "<fixture::Cache<u32> as fixture::Grow>::grow",
-                    "<fixture::Cache<u32>>::insert", "fixture::make_map::{closure#0}", "fixture::main"]),
-            ("legacy", ["fixture::make_map", "<fixture::Cache<u32> as fixture::Grow>::grow",
-                        "fixture::Cache<T>::insert", "fixture::make_map::{{closure}}", "fixture::main"]),
+            (
+                "v0",
+                [
+                    "fixture::make_map", "<fixture::Cache<u32> as fixture::Grow>::grow",
+                    "<fixture::Cache<u32>>::insert", "fixture::make_map::{closure#0}", "fixture::main",
+                ]
+            ),
+            (
+                "legacy",
+                [
+                    "fixture::make_map", "<fixture::Cache<u32> as fixture::Grow>::grow",
+                    "fixture::Cache<T>::insert", "fixture::make_map::{{closure}}", "fixture::main",
+                ]
+            ),
         ]
         for (scheme, expected) in expectations {
             let binary = directory.file("fixture-\(scheme)")

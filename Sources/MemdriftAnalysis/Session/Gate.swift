@@ -59,7 +59,8 @@ public enum Gate {
 
             if let limit = thresholds.maxHeapSlope, !p.heap.isInsufficientData {
                 let slope = p.heap.slopePerHour
-                check("heap slope", slope <= limit, "heap slope \(Units.formatBytes(slope))/h, limit \(Units.formatBytes(limit))/h")
+                check(
+                    "heap slope", slope <= limit, "heap slope \(Units.formatBytes(slope))/h, limit \(Units.formatBytes(limit))/h")
             }
             if let limit = thresholds.maxRSSSlope, !p.rss.isInsufficientData {
                 let slope = p.rss.slopePerHour
@@ -80,7 +81,8 @@ public enum Gate {
                 check("heap growth", growth <= allowed, "heap grew \(Units.formatBytes(growth)) after warm-up, limit \(shown)")
             }
             if let limit = thresholds.maxRSS {
-                check("peak rss", p.rssPeak <= limit, "peak rss \(Units.formatBytes(p.rssPeak)), limit \(Units.formatBytes(limit))")
+                check(
+                    "peak rss", p.rssPeak <= limit, "peak rss \(Units.formatBytes(p.rssPeak)), limit \(Units.formatBytes(limit))")
             }
         }
         return GateResult(checks: checks)

@@ -160,7 +160,8 @@ public struct SessionAnalyzer: Sendable {
         let heapGrowth = heap[n - 1] - heap[start]
         let suspectGrowth = suspects.reduce(0.0) { $0 + Double($1.growthBytes) }
         let suspectSlope = suspects.reduce(0.0) { $0 + $1.trend.slopePerSecond }
-        let explained = !suspects.isEmpty
+        let explained =
+            !suspects.isEmpty
             && (suspectGrowth >= 0.5 * max(heapGrowth, 0) || suspectSlope >= 0.5 * max(heapTrend.slopePerSecond, 0))
         let verdict = TrendAnalyzer.processVerdict(heap: heapTrend, rss: rssTrend, suspectsExplainGrowth: explained)
 
@@ -168,9 +169,11 @@ public struct SessionAnalyzer: Sendable {
             series: series, command: last.commandLine.isEmpty ? last.executable : last.commandLine.joined(separator: " "),
             snapshotCount: n, durationSeconds: (times.last ?? 0) - (times.first ?? 0), warmupSeconds: times[start] - times[0],
             isSampled: sampled, heap: heapTrend, rss: rssTrend,
-            heapStart: UInt64(heap[start]), heapEnd: UInt64(heap[n - 1]), rssStart: UInt64(rss[start]), rssEnd: UInt64(rss[n - 1]),
+            heapStart: UInt64(heap[start]), heapEnd: UInt64(heap[n - 1]), rssStart: UInt64(rss[start]),
+            rssEnd: UInt64(rss[n - 1]),
             rssPeak: UInt64(rss.max() ?? 0), times: times, heapValues: heap, rssValues: rss, verdict: verdict,
-            suspects: Array(suspects.prefix(options.maximumSuspects)), otherGrowers: Array(others.prefix(options.maximumSuspects)))
+            suspects: Array(suspects.prefix(options.maximumSuspects)), otherGrowers: Array(others.prefix(options.maximumSuspects))
+        )
     }
 
     private func warmupIndex(_ times: [Double]) -> Int { options.firstIndexAfterWarmup(times) }

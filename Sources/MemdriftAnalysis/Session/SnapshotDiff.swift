@@ -59,8 +59,11 @@ public struct SnapshotComparer: Sendable {
     public init(stacks: StackSymbolizer) { self.stacks = stacks }
 
     /// Diffs `before` against `after`. `paths` only label the result.
-    public func diff(_ before: Snapshot, _ after: Snapshot, grouping: Grouping, paths: (String, String) = ("", "")) -> SnapshotDiff {
-        let sameImage = before.header.pid == after.header.pid && before.header.startMonotonicNanos == after.header.startMonotonicNanos
+    public func diff(_ before: Snapshot, _ after: Snapshot, grouping: Grouping, paths: (String, String) = ("", ""))
+        -> SnapshotDiff
+    {
+        let sameImage =
+            before.header.pid == after.header.pid && before.header.startMonotonicNanos == after.header.startMonotonicNanos
         let rebuilt = rebuiltModules(before, after)
         let keyer = Keyer(stacks: stacks, grouping: grouping, byID: sameImage && grouping == .stack, rebuilt: rebuilt)
 

@@ -23,7 +23,9 @@ public struct Suppressions: Sendable {
             let kind = line[..<colon]
             let pattern = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
             guard kind == "leak" else {
-                throw SuppressionError(path: path, line: number + 1, message: "unsupported suppression type '\(kind)' (only 'leak:' applies to memory growth)")
+                throw SuppressionError(
+                    path: path, line: number + 1,
+                    message: "unsupported suppression type '\(kind)' (only 'leak:' applies to memory growth)")
             }
             guard !pattern.isEmpty else { throw SuppressionError(path: path, line: number + 1, message: "empty pattern") }
             patterns.append(pattern)

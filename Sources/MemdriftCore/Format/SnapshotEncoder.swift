@@ -11,8 +11,10 @@ public enum SnapshotEncoder {
         w.u32(reasonCode(h.reason))
         w.u32(UInt32(bitPattern: h.pid))
         w.u32(UInt32(bitPattern: h.parentPID))
-        for v in [h.sequence, h.wallClockNanos, h.monotonicNanos, h.startWallClockNanos, h.startMonotonicNanos,
-                  h.intervalNanos, h.sampleRate] { w.u64(v) }
+        for v in [
+            h.sequence, h.wallClockNanos, h.monotonicNanos, h.startWallClockNanos, h.startMonotonicNanos,
+            h.intervalNanos, h.sampleRate,
+        ] { w.u64(v) }
         w.u32(4)
         w.u32(h.maxDepth)
 

@@ -14,7 +14,9 @@ public enum SnapshotReader {
         guard !bytes.isEmpty else { throw .empty(path: path) }
         let magic = SnapshotFormat.magic
         guard bytes.count >= magic.count else {
-            if Array(magic.prefix(bytes.count)) == bytes { throw .truncated(path: path, offset: bytes.count, needed: magic.count - bytes.count) }
+            if Array(magic.prefix(bytes.count)) == bytes {
+                throw .truncated(path: path, offset: bytes.count, needed: magic.count - bytes.count)
+            }
             throw .notASnapshot(path: path)
         }
         guard Array(bytes.prefix(magic.count)) == magic else { throw .notASnapshot(path: path) }
@@ -103,7 +105,9 @@ public enum SnapshotReader {
             throw .corrupt(path: path, offset: trailer + 8, detail: "trailer says \(length) bytes, file has \(bytes.count)")
         }
         let stored = try r.u64()
-        let computed = bytes.withUnsafeBytes { SnapshotFormat.checksum(UnsafeRawBufferPointer(rebasing: $0[0..<bytes.count - 8])) }
+        let computed = bytes.withUnsafeBytes {
+            SnapshotFormat.checksum(UnsafeRawBufferPointer(rebasing: $0[0..<bytes.count - 8]))
+        }
         guard stored == computed else { throw .checksumMismatch(path: path) }
         return trailer
     }

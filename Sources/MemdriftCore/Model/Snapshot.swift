@@ -175,7 +175,8 @@ public struct CallStack: Sendable, Hashable {
     public var allocatedCount: UInt64
 
     /// Creates a stack record.
-    public init(id: UInt32, frames: [Frame], liveBytes: UInt64, liveCount: UInt64, allocatedBytes: UInt64, allocatedCount: UInt64) {
+    public init(id: UInt32, frames: [Frame], liveBytes: UInt64, liveCount: UInt64, allocatedBytes: UInt64, allocatedCount: UInt64)
+    {
         self.id = id
         self.frames = frames
         self.liveBytes = liveBytes

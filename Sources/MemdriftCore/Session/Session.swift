@@ -40,7 +40,9 @@ public struct Session: Sendable {
                 series.append(SnapshotSeries(name: name, pid: pid, image: image, snapshotPaths: snapshots))
             }
         }
-        if series.isEmpty && !names.contains(where: { SnapshotSeries.parseName($0) != nil }) && !names.contains(descriptionFileName) {
+        if series.isEmpty && !names.contains(where: { SnapshotSeries.parseName($0) != nil })
+            && !names.contains(descriptionFileName)
+        {
             throw .notASession(path: path)
         }
         series.sort { ($0.pid, $0.image) < ($1.pid, $1.image) }
@@ -48,7 +50,9 @@ public struct Session: Sendable {
     }
 
     /// Writes `session.json` into a new session directory (mode 0600, never through a symlink).
-    public static func writeDescription(sessionPath: String, command: [String], intervalSeconds: Double, start: Date = Date()) throws(FormatError) {
+    public static func writeDescription(sessionPath: String, command: [String], intervalSeconds: Double, start: Date = Date())
+        throws(FormatError)
+    {
         struct Description: Encodable {
             let schema = "memdrift.session/1"
             let command: [String]

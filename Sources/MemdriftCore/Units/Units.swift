@@ -3,7 +3,9 @@ public struct UnitError: Error, Equatable, CustomStringConvertible {
     public let text: String
     public let expected: String
 
-    public var description: String { "invalid \(expected.split(separator: " ").first ?? "value") '\(text)': expected \(expected)" }
+    public var description: String {
+        "invalid \(expected.split(separator: " ").first ?? "value") '\(text)': expected \(expected)"
+    }
 }
 
 /// Parses and prints durations, byte sizes and growth rates the way people write them.

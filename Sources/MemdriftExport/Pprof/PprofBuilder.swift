@@ -17,7 +17,10 @@ public struct PprofBuilder {
     ///
     /// `labels` tag every sample (e.g. the pid), so pprof can filter processes with -tagfocus.
     public mutating func add(_ snapshot: Snapshot, base: Snapshot? = nil, labels: [String: String] = [:]) {
-        let sameImage = base.map { $0.header.pid == snapshot.header.pid && $0.header.startMonotonicNanos == snapshot.header.startMonotonicNanos } ?? false
+        let sameImage =
+            base.map {
+                $0.header.pid == snapshot.header.pid && $0.header.startMonotonicNanos == snapshot.header.startMonotonicNanos
+            } ?? false
         var before: [String: [Int64]] = [:]
         if let base {
             for s in base.stacks { before[key(s, in: base, byID: sameImage), default: [0, 0, 0, 0]].add(values(s)) }
@@ -35,11 +38,13 @@ public struct PprofBuilder {
             // Stacks gone since the base shrank to nothing.
             for s in base.stacks where !seen.contains(key(s, in: base, byID: sameImage)) && s.liveBytes > 0 {
                 let v = values(s)
-                profile.samples.append(.init(locationIDs: locations(of: s, in: base), values: [0, 0, -v[2], -v[3]], labels: labels))
+                profile.samples.append(
+                    .init(locationIDs: locations(of: s, in: base), values: [0, 0, -v[2], -v[3]], labels: labels))
             }
         }
         profile.timeNanos = Int64(clamping: snapshot.header.wallClockNanos)
-        profile.durationNanos = Int64(clamping: snapshot.header.monotonicNanos &- (base?.header.monotonicNanos ?? snapshot.header.startMonotonicNanos))
+        profile.durationNanos = Int64(
+            clamping: snapshot.header.monotonicNanos &- (base?.header.monotonicNanos ?? snapshot.header.startMonotonicNanos))
         if snapshot.header.isSampled {
             profile.period = Int64(clamping: snapshot.header.sampleRate)
             let note = "sampled every \(snapshot.header.sampleRate) bytes: values are estimates"
@@ -52,14 +57,19 @@ public struct PprofBuilder {
 
     /// Alloc objects, alloc space, inuse objects, inuse space.
     private func values(_ s: CallStack) -> [Int64] {
-        [Int64(clamping: s.allocatedCount), Int64(clamping: s.allocatedBytes), Int64(clamping: s.liveCount), Int64(clamping: s.liveBytes)]
+        [
+            Int64(clamping: s.allocatedCount), Int64(clamping: s.allocatedBytes), Int64(clamping: s.liveCount),
+            Int64(clamping: s.liveBytes),
+        ]
     }
 
     /// Stack identity: the id within one process image, module-relative frames otherwise.
     private func key(_ s: CallStack, in snapshot: Snapshot, byID: Bool) -> String {
         if byID { return "#\(s.id)" }
-        return s.frames.map { f in "\(snapshot.module(of: f).map { $0.buildIDHex.isEmpty ? $0.name : $0.buildIDHex } ?? "?")+\(f.offset)" }
-            .joined(separator: ";")
+        return s.frames.map { f in
+            "\(snapshot.module(of: f).map { $0.buildIDHex.isEmpty ? $0.name : $0.buildIDHex } ?? "?")+\(f.offset)"
+        }
+        .joined(separator: ";")
     }
 
     /// Location ids of a stack, leaf first, with leading allocator frames dropped (unless full stacks).

@@ -26,7 +26,8 @@ private func syntheticSession(sites: [[UInt64]], interval: Double = 1) throws ->
         figures[.vmRSS] = 8 << 20
         let snapshot = Snapshot(
             header: header, executable: "/opt/app", commandLine: ["app"], figures: figures,
-            modules: [Module(index: 0, base: 0, start: 0, end: 1 << 20, buildID: [1, 2], path: "/nonexistent/app")], stacks: stacks)
+            modules: [Module(index: 0, base: 0, start: 0, end: 1 << 20, buildID: [1, 2], path: "/nonexistent/app")],
+            stacks: stacks)
         let name = String(format: "snap-%06d.mds", i + 1)
         try Data(SnapshotEncoder.encode(snapshot)).write(to: URL(fileURLWithPath: "\(series)/\(name)"))
     }
@@ -55,7 +56,8 @@ private let cache = (0..<40).map { UInt64(min($0, 10) * 50_000) }
         let path = try syntheticSession(sites: [flat, leak])
         var options = AnalysisOptions()
         options.suppressions = try Suppressions(text: "# accepted\nleak:^app$\n", path: "s.supp")
-        let p = try #require(try SessionAnalyzer(stacks: StackSymbolizer(), options: options).analyze(sessionPath: path).processes.first)
+        let p = try #require(
+            try SessionAnalyzer(stacks: StackSymbolizer(), options: options).analyze(sessionPath: path).processes.first)
         #expect(p.suspects.isEmpty)
         #expect(p.otherGrowers.first?.suppressedBy == "^app$")
         #expect(p.verdict == .growth)  // the heap still grows; no unsuppressed call site explains it
@@ -136,7 +138,10 @@ private let cache = (0..<40).map { UInt64(min($0, 10) * 50_000) }
         var other = snaps[39]
         other.header.pid = 78
         other.modules[0].buildID = [9, 9]
-        other.stacks.append(CallStack(id: 9, frames: [Frame(module: 0, offset: 0x9000)], liveBytes: 1, liveCount: 1, allocatedBytes: 1, allocatedCount: 1))
+        other.stacks.append(
+            CallStack(
+                id: 9, frames: [Frame(module: 0, offset: 0x9000)], liveBytes: 1, liveCount: 1, allocatedBytes: 1,
+                allocatedCount: 1))
         let d = SnapshotComparer(stacks: StackSymbolizer()).diff(snaps[0], other, grouping: .stack)
         #expect(d.rebuiltModules == ["app"])
         #expect(d.changes.count == 2)  // unnamed frames are never merged by a missing name

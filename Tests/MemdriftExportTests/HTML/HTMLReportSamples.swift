@@ -101,7 +101,11 @@ enum HTMLReportSamples {
                                                     [frame("operator new(unsigned long)", own: 26_214_400)]),
                                                 frame(
                                                     "Session::Session(int)",
-                                                    [frame("std::__cxx11::basic_string<char>::_M_create(unsigned long&, unsigned long)", own: 7_700_480)]),
+                                                    [
+                                                        frame(
+                                                            "std::__cxx11::basic_string<char>::_M_create(unsigned long&, unsigned long)",
+                                                            own: 7_700_480)
+                                                    ]),
                                             ]),
                                         frame(
                                             "ThumbnailService::render(Request const&)",
@@ -113,9 +117,15 @@ enum HTMLReportSamples {
                                             ]),
                                         frame(
                                             "HttpParser::parse(std::string_view)",
-                                            [frame("std::map<std::string, std::string>::operator[](std::string const&)", own: 786_432)]),
+                                            [
+                                                frame(
+                                                    "std::map<std::string, std::string>::operator[](std::string const&)",
+                                                    own: 786_432)
+                                            ]),
                                     ]),
-                                frame("Logger::flush()", [frame("fmt::v10::detail::buffer<char>::grow(unsigned long)", own: 524_288)]),
+                                frame(
+                                    "Logger::flush()",
+                                    [frame("fmt::v10::detail::buffer<char>::grow(unsigned long)", own: 524_288)]),
                             ]),
                         frame("Config::load(char const*)", [frame("YAML::Node::Node(YAML::Node const&)", own: 131_072)]),
                     ]),
@@ -135,14 +145,14 @@ enum HTMLReportSamples {
                                                 frame("Swift._ContiguousArrayBuffer._consumeAndCreateNew()", own: 1_310_720),
                                             ]),
                                         frame("Collector.sample() async", [frame("swift_task_alloc", own: 262_144)]),
-                                    ]),
+                                    ])
                             ]),
                         frame(
                             "std::thread::_State_impl<std::thread::_Invoker<std::tuple<WorkerPool::start()::{lambda()#1}>>>::_M_run()",
                             [
                                 frame(
                                     "WorkerPool::drain()",
-                                    [frame("operator<<(std::ostream&, Job const&)", own: 393_216)]),
+                                    [frame("operator<<(std::ostream&, Job const&)", own: 393_216)])
                             ]),
                     ]),
             ])

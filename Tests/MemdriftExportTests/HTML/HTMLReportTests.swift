@@ -110,8 +110,13 @@ private func occurrences(of needle: String, in haystack: String) -> Int {
         #expect(html.contains("+32.3 MiB"))
         #expect(html.contains("+225 MiB/h"))
         #expect(html.contains("33,120"))
-        #expect(html.contains("<span class=\"fn\">SessionRegistry::track(std::unique_ptr&lt;Session, std::default_delete&lt;Session&gt;&gt;)</span> <span class=\"loc\">registry.cpp:88</span>"))
-        #expect(html.contains("<span class=\"fn\">MetricsStore.record(_:at:)</span> <span class=\"loc\">MetricsStore.swift:57</span>"))
+        #expect(
+            html.contains(
+                "<span class=\"fn\">SessionRegistry::track(std::unique_ptr&lt;Session, std::default_delete&lt;Session&gt;&gt;)</span> <span class=\"loc\">registry.cpp:88</span>"
+            ))
+        #expect(
+            html.contains("<span class=\"fn\">MetricsStore.record(_:at:)</span> <span class=\"loc\">MetricsStore.swift:57</span>")
+        )
         // Frames past the first few fold into a details element.
         #expect(html.contains("<summary>2 more frames</summary>"))
         #expect(html.contains("<span class=\"badge tone-bad\">leak</span>"))
@@ -169,7 +174,8 @@ private func occurrences(of needle: String, in haystack: String) -> Int {
     }
 
     private func write(_ data: HTMLReportData, environmentKey: String, fallbackName: String) throws {
-        let path = ProcessInfo.processInfo.environment[environmentKey]
+        let path =
+            ProcessInfo.processInfo.environment[environmentKey]
             ?? FileManager.default.temporaryDirectory.appendingPathComponent(fallbackName).path
         let html = HTMLReport.render(data)
         try html.write(toFile: path, atomically: true, encoding: .utf8)

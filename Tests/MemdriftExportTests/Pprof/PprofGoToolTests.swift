@@ -51,7 +51,9 @@ struct PprofGoToolTests {
     @Test("-raw shows every value, both mappings with build IDs, and the inline chain")
     func raw() throws {
         let output = try pprof(["-raw"])
-        let lines = output.split(separator: "\n").map { $0.split(separator: " ", omittingEmptySubsequences: true).joined(separator: " ") }
+        let lines = output.split(separator: "\n").map {
+            $0.split(separator: " ", omittingEmptySubsequences: true).joined(separator: " ")
+        }
         #expect(lines.contains("alloc_objects/count alloc_space/bytes inuse_objects/count inuse_space/bytes[dflt]"))
         #expect(lines.contains { $0.hasPrefix("900 8388608 800 7340032:") })
         #expect(lines.contains { $0.hasPrefix("12000 25165824 500 1048576:") })
@@ -64,7 +66,8 @@ struct PprofGoToolTests {
         #expect(lines.contains("1: 0x400000/0x500000/0x0 /usr/bin/leaky-server \(PprofFixture.mainBuildID) [FN][FL][LN][IN]"))
         #expect(
             lines.contains(
-                "2: 0x7f0000000000/0x7f0000100000/0x1000 /opt/leaky/libleaky-plugin.so \(PprofFixture.pluginBuildID) [FN][FL][LN][IN]"))
+                "2: 0x7f0000000000/0x7f0000100000/0x1000 /opt/leaky/libleaky-plugin.so \(PprofFixture.pluginBuildID) [FN][FL][LN][IN]"
+            ))
     }
 
     /// One row of `-top`: flat and cum as pprof prints them, and the node's name.
@@ -81,7 +84,8 @@ struct PprofGoToolTests {
         return lines[(heading + 1)...].compactMap { line in
             let columns = line.split(separator: " ", maxSplits: 5, omittingEmptySubsequences: true)
             guard columns.count == 6 else { return nil }
-            return TopRow(flat: String(columns[0]), cum: String(columns[3]), name: columns[5].trimmingCharacters(in: .whitespaces))
+            return TopRow(
+                flat: String(columns[0]), cum: String(columns[3]), name: columns[5].trimmingCharacters(in: .whitespaces))
         }
     }
 
