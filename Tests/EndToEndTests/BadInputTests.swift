@@ -59,7 +59,7 @@ import Testing
         case "empty": bytes = Data()
         case "truncated": bytes = good.prefix(good.count / 2)
         case "random":
-            var generator = SeededGenerator(seed: 7)
+            var generator = SplitMix64(seed: 7)
             bytes = Data((0..<3000).map { _ in UInt8.random(in: 0...255, using: &generator) })
         default:
             bytes = good

@@ -118,7 +118,7 @@ import Testing
     @Test func suddenDeathLeavesOnlyCompleteSnapshots() throws {
         // Deaths at arbitrary points of the 100 ms snapshot cycle, from a fixed seed; fault-die
         // writes one snapshot on request before it starts the deadly loop.
-        var generator = SeededGenerator(seed: 0x6d656d64)
+        var generator = SplitMix64(seed: 0x6d656d64)
         for round in 0..<8 {
             let how = round % 4 == 3 ? "abort" : "kill"
             let micros = Int.random(in: 0..<500_000, using: &generator)
@@ -262,17 +262,4 @@ func expectEverySnapshotParses(_ session: String) throws {
         #expect(throws: Never.self, "\(relative)") { _ = try SnapshotReader.read(path: session + "/" + relative) }
     }
     #expect(count >= 1)
-}
-
-/// A deterministic SplitMix64 generator, so a failing case can be replayed.
-struct SeededGenerator: RandomNumberGenerator {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
 }
