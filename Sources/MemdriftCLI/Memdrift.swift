@@ -66,8 +66,3 @@ struct UserFacingError: Error {
 func userFacing<T>(_ body: () throws -> T) throws -> T {
     do { return try body() } catch { throw UserFacingError(error) }
 }
-
-/// Argument transforms shared by subcommands.
-enum Parse {
-    static func seconds(_ text: String) throws -> Double { try Units.seconds(text) }
-}

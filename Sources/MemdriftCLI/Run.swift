@@ -23,10 +23,10 @@ extension Memdrift {
 
         @Option(
             name: .long, help: "Stop the process tree after this long (e.g. 90s, 30m, 2h). Default: wait for it to exit.",
-            transform: Parse.seconds)
+            transform: Units.seconds)
         var duration: Double?
 
-        @Option(name: .long, help: "Time between snapshots (at least 100ms).", transform: Parse.seconds)
+        @Option(name: .long, help: "Time between snapshots (at least 100ms).", transform: Units.seconds)
         var interval: Double = 10
 
         @Option(
@@ -47,7 +47,7 @@ extension Memdrift {
             transform: Units.bytes)
         var sampleRate: UInt64 = 0
 
-        @Option(name: .long, help: "Time between SIGTERM and SIGKILL when --duration stops the tree.", transform: Parse.seconds)
+        @Option(name: .long, help: "Time between SIGTERM and SIGKILL when --duration stops the tree.", transform: Units.seconds)
         var grace: Double = 5
 
         @Flag(name: [.short, .long], help: "Print nothing: no status line, no summary (the session is still written).")

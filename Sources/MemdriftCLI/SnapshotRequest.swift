@@ -18,7 +18,7 @@ extension Memdrift {
         var session: String
 
         @Option(
-            name: .long, help: "Wait this long for the new snapshots and list them (0: do not wait).", transform: Parse.seconds)
+            name: .long, help: "Wait this long for the new snapshots and list them (0: do not wait).", transform: Units.seconds)
         var wait: Double = 2
 
         mutating func run() throws {

@@ -27,12 +27,3 @@ public struct StackGrowth: Sendable, Hashable {
         }.sorted { ($0.deltaBytes, $1.stack.id) > ($1.deltaBytes, $0.stack.id) }
     }
 }
-
-extension Snapshot {
-    /// `module+0xoffset` for a frame, or `0xaddress` when no module holds it.
-    public func describe(_ frame: Frame) -> String {
-        let offset = "0x" + String(frame.offset, radix: 16)
-        guard let module = module(of: frame) else { return offset }
-        return "\(module.name)+\(offset)"
-    }
-}
