@@ -38,8 +38,7 @@ public struct FoldedStacks: Sendable {
     /// `root` (e.g. the process) becomes the first frame of every stack when given.
     public func build(from: Snapshot?, to: Snapshot, metric: FoldedMetric, root: String? = nil) -> [FoldedStack] {
         // Stacks match by id inside one process image, by their names otherwise.
-        let sameImage =
-            from.map { $0.header.pid == to.header.pid && $0.header.startMonotonicNanos == to.header.startMonotonicNanos } ?? false
+        let sameImage = from?.isSameImage(as: to) ?? false
         var merged: [[String]: (Int64, Int64)] = [:]
         var earlier: [UInt32: CallStack] = [:]
         if let from, sameImage { for s in from.stacks { earlier[s.id] = s } }

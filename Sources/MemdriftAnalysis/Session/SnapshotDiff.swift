@@ -62,8 +62,7 @@ public struct SnapshotComparer: Sendable {
     public func diff(_ before: Snapshot, _ after: Snapshot, grouping: Grouping, paths: (String, String) = ("", ""))
         -> SnapshotDiff
     {
-        let sameImage =
-            before.header.pid == after.header.pid && before.header.startMonotonicNanos == after.header.startMonotonicNanos
+        let sameImage = before.isSameImage(as: after)
         let rebuilt = rebuiltModules(before, after)
         let keyer = Keyer(stacks: stacks, grouping: grouping, byID: sameImage && grouping == .stack, rebuilt: rebuilt)
 

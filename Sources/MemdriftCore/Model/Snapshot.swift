@@ -33,8 +33,11 @@ public struct Snapshot: Sendable {
     }
 
     /// Seconds since the tracker started in this process image.
-    public var elapsedSeconds: Double {
-        Double(header.monotonicNanos &- header.startMonotonicNanos) / 1e9
+    public var elapsedSeconds: Double { header.elapsedSeconds }
+
+    /// Whether `other` was taken in the same process image, where stack ids identify the same stacks.
+    public func isSameImage(as other: Snapshot) -> Bool {
+        header.pid == other.header.pid && header.startMonotonicNanos == other.header.startMonotonicNanos
     }
 }
 
@@ -84,6 +87,9 @@ public struct SnapshotHeader: Sendable, Hashable {
     /// Mean bytes between samples; 0 when every allocation was recorded.
     public var sampleRate: UInt64
     public var maxDepth: UInt32
+
+    /// Seconds since the tracker started in this process image.
+    public var elapsedSeconds: Double { Double(monotonicNanos &- startMonotonicNanos) / 1e9 }
 
     /// True when the process was exiting or exec'ing when this was taken.
     public var isFinal: Bool { flags & 0x1 != 0 }

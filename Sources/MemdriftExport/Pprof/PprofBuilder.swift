@@ -17,10 +17,7 @@ public struct PprofBuilder {
     ///
     /// `labels` tag every sample (e.g. the pid), so pprof can filter processes with -tagfocus.
     public mutating func add(_ snapshot: Snapshot, base: Snapshot? = nil, labels: [String: String] = [:]) {
-        let sameImage =
-            base.map {
-                $0.header.pid == snapshot.header.pid && $0.header.startMonotonicNanos == snapshot.header.startMonotonicNanos
-            } ?? false
+        let sameImage = base?.isSameImage(as: snapshot) ?? false
         var before: [String: [Int64]] = [:]
         if let base {
             for s in base.stacks { before[key(s, in: base, byID: sameImage), default: [0, 0, 0, 0]].add(values(s)) }
