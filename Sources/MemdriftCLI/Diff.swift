@@ -48,10 +48,8 @@ extension Memdrift {
                 let options = try analysis.options()
                 let session = try userFacing { try SnapshotInput.session(before) }
                 for series in session.series where series.snapshotPaths.count >= 2 {
-                    let times = try userFacing {
-                        try series.snapshotPaths.map { try SnapshotReader.read(path: $0).elapsedSeconds }
-                    }
-                    let start = options.firstIndexAfterWarmup(times)
+                    let headers = try userFacing { try series.loadHeaders() }
+                    let start = options.firstIndexAfterWarmup(headers.map(\.elapsedSeconds))
                     let firstPath = series.snapshotPaths[start], lastPath = series.snapshotPaths[series.snapshotPaths.count - 1]
                     let a = try userFacing { try SnapshotReader.read(path: firstPath) }
                     let b = try userFacing { try SnapshotReader.read(path: lastPath) }
@@ -94,7 +92,7 @@ enum SnapshotInput {
         var best: (SnapshotSeries, UInt64)?
         for s in session.series {
             guard let first = s.snapshotPaths.first else { continue }
-            let start = try SnapshotReader.read(path: first).header.startWallClockNanos
+            let start = try SnapshotReader.readHeader(path: first).startWallClockNanos
             if best == nil || start < best!.1 { best = (s, start) }
         }
         return best?.0

@@ -52,8 +52,9 @@ extension Memdrift {
                 let session = try userFacing { try SnapshotInput.session(input) }
                 let options = try analysis.options()
                 for series in session.series {
-                    let snapshots = try userFacing { try series.loadSnapshots() }
-                    guard let (before, after) = try pick(snapshots, options: options, series: series.name) else { continue }
+                    guard let (beforePath, afterPath) = try pick(series, options: options) else { continue }
+                    let before = try beforePath.map { path in try userFacing { try SnapshotReader.read(path: path) } }
+                    let after = try userFacing { try SnapshotReader.read(path: afterPath) }
                     let root =
                         session.series.count > 1 ? "pid \(series.pid): \(after.commandLine.first ?? after.executable)" : nil
                     all += builder.build(from: before, to: after, metric: metric, root: root)
@@ -71,30 +72,33 @@ extension Memdrift {
             print(FoldedStacks.render(all, differential: diff), terminator: "")
         }
 
-        /// The snapshots to compare within one series, or nil when it lacks them.
-        private func pick(_ snapshots: [Snapshot], options: AnalysisOptions, series: String) throws -> (Snapshot?, Snapshot)? {
-            guard let last = snapshots.last else { return nil }
-            func find(_ sequence: UInt64) -> Snapshot? { snapshots.first { $0.header.sequence == sequence } }
+        /// The files of the snapshots to compare within one series, or nil when it has none.
+        /// Only headers are read to choose them.
+        private func pick(_ series: SnapshotSeries, options: AnalysisOptions) throws -> (String?, String)? {
+            let headers = try userFacing { try series.loadHeaders() }
+            guard let last = series.snapshotPaths.last else { return nil }
+            func find(_ sequence: UInt64) -> String? {
+                headers.firstIndex { $0.sequence == sequence }.map { series.snapshotPaths[$0] }
+            }
             let after =
                 try to.map { seq in
-                    guard let s = find(seq) else {
-                        throw UserFacingError(message: "\(series) has no snapshot #\(seq)", exitCode: 2)
+                    guard let path = find(seq) else {
+                        throw UserFacingError(message: "\(series.name) has no snapshot #\(seq)", exitCode: 2)
                     }
-                    return s
+                    return path
                 } ?? last
             if let from {
-                guard let seq = UInt64(from), let s = find(seq) else {
+                guard let seq = UInt64(from), let path = find(seq) else {
                     throw UserFacingError(
-                        message: "--from \(from): \(series) has no such snapshot (give a sequence number for a session)",
+                        message: "--from \(from): \(series.name) has no such snapshot (give a sequence number for a session)",
                         exitCode: 2)
                 }
-                return (s, after)
+                return (path, after)
             }
             // Growth and differential graphs compare with the end of the warm-up; cumulative
             // counters and live bytes need no earlier snapshot.
             guard metric == .growth || diff else { return (nil, after) }
-            let start = options.firstIndexAfterWarmup(snapshots.map(\.elapsedSeconds))
-            return (snapshots[start], after)
+            return (series.snapshotPaths[options.firstIndexAfterWarmup(headers.map(\.elapsedSeconds))], after)
         }
     }
 }

@@ -26,9 +26,10 @@ public struct RunSummary {
         let session = try Session.open(path)
         var processes: [(series: SnapshotSeries, first: Snapshot, last: Snapshot)] = []
         for s in session.series {
-            let snapshots = try s.loadSnapshots()
-            guard let first = snapshots.first, let last = snapshots.last else { continue }
-            processes.append((s, first, last))
+            // Only the ends matter here; reading every snapshot of a long run would cost seconds.
+            guard let firstPath = s.snapshotPaths.first, let lastPath = s.snapshotPaths.last else { continue }
+            let first = try SnapshotReader.read(path: firstPath)
+            processes.append((s, first, firstPath == lastPath ? first : try SnapshotReader.read(path: lastPath)))
         }
         var lines: [String] = []
         let total = processes.reduce(0) { $0 + $1.series.snapshotPaths.count }

@@ -1,3 +1,4 @@
+import Foundation
 import MemdriftCore
 import Testing
 
@@ -16,6 +17,28 @@ import Testing
         #expect(decoded.modules[0].buildIDHex == "abcd01")
         #expect(decoded.module(of: decoded.stacks[1].frames[0])?.name == "app")
         #expect(decoded.module(of: decoded.stacks[1].frames[2]) == nil)
+    }
+
+    @Test func theHeaderAloneIsReadWithTheSameChecksExceptTheChecksum() throws {
+        let dir = try temporaryDirectory()
+        let file = dir + "/snap.mds"
+        var bytes = SnapshotEncoder.encode(Fixtures.snapshot(pid: 9, sequence: 4))
+        try Data(bytes).write(to: URL(fileURLWithPath: file))
+        #expect(try SnapshotReader.readHeader(path: file) == Fixtures.snapshot(pid: 9, sequence: 4).header)
+        bytes[200] ^= 0x40  // only a full read checks the sections
+        try Data(bytes).write(to: URL(fileURLWithPath: file))
+        #expect(try SnapshotReader.readHeader(path: file).sequence == 4)
+        #expect(throws: FormatError.checksumMismatch(path: file)) { try SnapshotReader.read(path: file) }
+        for cut in [0, 5, 60, 100, bytes.count - 1] {
+            try Data(bytes.prefix(cut)).write(to: URL(fileURLWithPath: file))
+            #expect(throws: FormatError.self, "cut at \(cut)") { try SnapshotReader.readHeader(path: file) }
+        }
+        var newer = SnapshotEncoder.encode(Fixtures.snapshot())
+        newer[8] = 9
+        try Data(newer).write(to: URL(fileURLWithPath: file))
+        #expect(throws: FormatError.newerVersion(path: file, found: 9, supported: SnapshotFormat.version)) {
+            try SnapshotReader.readHeader(path: file)
+        }
     }
 
     @Test func everyTruncationIsAnErrorNeverACrash() {

@@ -9,43 +9,36 @@ public enum SnapshotReader {
         try decode(try readFile(path), path: path)
     }
 
+    /// Reads only the header of the snapshot file at `path`: for times, pids and sequence numbers.
+    ///
+    /// It rejects what a full read rejects before the sections (empty, foreign, newer-version and
+    /// truncated files, a missing trailer); only the checksum is left to `read(path:)`.
+    public static func readHeader(path: String) throws(FormatError) -> SnapshotHeader {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw .unreadable(path: path, reason: systemError()) }
+        defer { close(fd) }
+        let size = try regularFileSize(fd, path: path)
+        let prefix = try readBytes(fd, at: 0, count: min(size, SnapshotFormat.headerBytes), path: path)
+        let (version, _) = try checkStart(prefix, fileSize: size, path: path)
+        let tail = try readBytes(fd, at: size - SnapshotFormat.trailerBytes, count: SnapshotFormat.trailerBytes, path: path)
+        _ = try checkTrailer(tail[...], fileSize: size, path: path)
+        return try headerFields(prefix, version: version, path: path).header
+    }
+
     /// Decodes a snapshot from its bytes; `path` only names it in errors.
     public static func decode(_ bytes: [UInt8], path: String) throws(FormatError) -> Snapshot {
-        guard !bytes.isEmpty else { throw .empty(path: path) }
-        let magic = SnapshotFormat.magic
-        guard bytes.count >= magic.count else {
-            if Array(magic.prefix(bytes.count)) == bytes {
-                throw .truncated(path: path, offset: bytes.count, needed: magic.count - bytes.count)
-            }
-            throw .notASnapshot(path: path)
+        let (version, headerBytes) = try checkStart(bytes, fileSize: bytes.count, path: path)
+        let end = bytes.count - SnapshotFormat.trailerBytes
+        let stored = try checkTrailer(bytes[end...], fileSize: bytes.count, path: path)
+        let computed = bytes.withUnsafeBytes {
+            SnapshotFormat.checksum(UnsafeRawBufferPointer(rebasing: $0[0..<bytes.count - 8]))
         }
-        guard Array(bytes.prefix(magic.count)) == magic else { throw .notASnapshot(path: path) }
+        guard stored == computed else { throw .checksumMismatch(path: path) }
 
-        var r = ByteReader(bytes, path: path, offset: magic.count)
-        let version = try r.u32()
-        guard version >= 1 else { throw .corrupt(path: path, offset: 8, detail: "format version 0") }
-        guard version <= SnapshotFormat.version else {
-            throw .newerVersion(path: path, found: version, supported: SnapshotFormat.version)
-        }
-        let headerBytes = Int(try r.u32())
-        guard headerBytes >= SnapshotFormat.headerBytes else {
-            throw .corrupt(path: path, offset: 12, detail: "header size \(headerBytes) is below \(SnapshotFormat.headerBytes)")
-        }
-        let end = try verifyTrailer(bytes, path: path, headerBytes: headerBytes)
-
-        r = ByteReader(bytes, path: path, offset: 16, end: end)
-        let flags = try r.u32()
-        let reason = SnapshotReason(code: try r.u32())
-        let header = SnapshotHeader(
-            formatVersion: version, flags: flags, reason: reason, pid: try r.i32(), parentPID: try r.i32(),
-            sequence: try r.u64(), wallClockNanos: try r.u64(), monotonicNanos: try r.u64(),
-            startWallClockNanos: try r.u64(), startMonotonicNanos: try r.u64(), intervalNanos: try r.u64(),
-            sampleRate: try r.u64(), maxDepth: 0)
-        let sectionCount = try r.u32()
+        let (header, sectionCount) = try headerFields(bytes, version: version, path: path)
         var snapshot = Snapshot(
             header: header, executable: "", commandLine: [], figures: ProcessFigures(), modules: [], stacks: [])
-        snapshot.header.maxDepth = try r.u32()
-        try r.skip(headerBytes - (r.offset))
+        var r = ByteReader(bytes, path: path, offset: headerBytes, end: end)
 
         var stacksAt: (Int, Int)?
         for _ in 0..<sectionCount {
@@ -89,27 +82,65 @@ public enum SnapshotReader {
         return snapshot
     }
 
-    /// Checks the trailer and checksum; returns where the sections end.
-    private static func verifyTrailer(_ bytes: [UInt8], path: String, headerBytes: Int) throws(FormatError) -> Int {
-        let minimum = headerBytes + SnapshotFormat.trailerBytes
-        guard bytes.count >= minimum else {
-            throw .truncated(path: path, offset: bytes.count, needed: minimum - bytes.count)
+    /// Checks magic, version and header size at the start of a file of `fileSize` bytes, and that
+    /// the file is long enough for its header and trailer. `bytes` may be just the file's beginning.
+    private static func checkStart(_ bytes: [UInt8], fileSize: Int, path: String) throws(FormatError) -> (
+        version: UInt32, headerBytes: Int
+    ) {
+        guard fileSize > 0 else { throw .empty(path: path) }
+        let magic = SnapshotFormat.magic
+        guard bytes.count >= magic.count else {
+            if Array(magic.prefix(bytes.count)) == bytes {
+                throw .truncated(path: path, offset: bytes.count, needed: magic.count - bytes.count)
+            }
+            throw .notASnapshot(path: path)
         }
-        let trailer = bytes.count - SnapshotFormat.trailerBytes
-        guard Array(bytes[trailer..<trailer + 8]) == SnapshotFormat.trailerMagic else {
+        guard Array(bytes.prefix(magic.count)) == magic else { throw .notASnapshot(path: path) }
+        var r = ByteReader(bytes, path: path, offset: magic.count)
+        let version = try r.u32()
+        guard version >= 1 else { throw .corrupt(path: path, offset: 8, detail: "format version 0") }
+        guard version <= SnapshotFormat.version else {
+            throw .newerVersion(path: path, found: version, supported: SnapshotFormat.version)
+        }
+        let headerBytes = Int(try r.u32())
+        guard headerBytes >= SnapshotFormat.headerBytes else {
+            throw .corrupt(path: path, offset: 12, detail: "header size \(headerBytes) is below \(SnapshotFormat.headerBytes)")
+        }
+        let minimum = headerBytes + SnapshotFormat.trailerBytes
+        guard fileSize >= minimum else { throw .truncated(path: path, offset: fileSize, needed: minimum - fileSize) }
+        return (version, headerBytes)
+    }
+
+    /// Checks the trailer (the file's last bytes) against the file's size; returns the stored checksum.
+    private static func checkTrailer(_ tail: ArraySlice<UInt8>, fileSize: Int, path: String) throws(FormatError) -> UInt64 {
+        let trailer = fileSize - SnapshotFormat.trailerBytes
+        let bytes = Array(tail)
+        guard bytes.count == SnapshotFormat.trailerBytes, Array(bytes[0..<8]) == SnapshotFormat.trailerMagic else {
             throw .corrupt(path: path, offset: trailer, detail: "no trailer: the file was cut short or overwritten")
         }
-        var r = ByteReader(bytes, path: path, offset: trailer + 8)
+        var r = ByteReader(bytes, path: path, offset: 8)
         let length = try r.u64()
-        guard length == UInt64(bytes.count) else {
-            throw .corrupt(path: path, offset: trailer + 8, detail: "trailer says \(length) bytes, file has \(bytes.count)")
+        guard length == UInt64(fileSize) else {
+            throw .corrupt(path: path, offset: trailer + 8, detail: "trailer says \(length) bytes, file has \(fileSize)")
         }
-        let stored = try r.u64()
-        let computed = bytes.withUnsafeBytes {
-            SnapshotFormat.checksum(UnsafeRawBufferPointer(rebasing: $0[0..<bytes.count - 8]))
-        }
-        guard stored == computed else { throw .checksumMismatch(path: path) }
-        return trailer
+        return try r.u64()
+    }
+
+    /// The fixed header fields after magic, version and header size.
+    private static func headerFields(_ bytes: [UInt8], version: UInt32, path: String) throws(FormatError) -> (
+        header: SnapshotHeader, sectionCount: UInt32
+    ) {
+        var r = ByteReader(bytes, path: path, offset: 16, end: min(bytes.count, SnapshotFormat.headerBytes))
+        let flags = try r.u32()
+        let reason = SnapshotReason(code: try r.u32())
+        var header = SnapshotHeader(
+            formatVersion: version, flags: flags, reason: reason, pid: try r.i32(), parentPID: try r.i32(),
+            sequence: try r.u64(), wallClockNanos: try r.u64(), monotonicNanos: try r.u64(),
+            startWallClockNanos: try r.u64(), startMonotonicNanos: try r.u64(), intervalNanos: try r.u64(),
+            sampleRate: try r.u64(), maxDepth: 0)
+        let sectionCount = try r.u32()
+        header.maxDepth = try r.u32()
+        return (header, sectionCount)
     }
 
     private static func readModules(_ r: inout ByteReader) throws(FormatError) -> [Module] {
@@ -166,22 +197,32 @@ public enum SnapshotReader {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw .unreadable(path: path, reason: systemError()) }
         defer { close(fd) }
+        return try readBytes(fd, at: 0, count: try regularFileSize(fd, path: path), path: path)
+    }
+
+    private static func regularFileSize(_ fd: Int32, path: String) throws(FormatError) -> Int {
         var info = stat()
         guard fstat(fd, &info) == 0 else { throw .unreadable(path: path, reason: systemError()) }
         guard info.st_mode & S_IFMT == S_IFREG else { throw .unreadable(path: path, reason: "not a regular file") }
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(Int(info.st_size))
-        var chunk = [UInt8](repeating: 0, count: 1 << 16)
-        while true {
-            let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+        return Int(info.st_size)
+    }
+
+    /// Up to `count` bytes at `offset` (fewer only when the file is shorter than it said).
+    private static func readBytes(_ fd: Int32, at offset: Int, count: Int, path: String) throws(FormatError) -> [UInt8] {
+        var bytes = [UInt8](repeating: 0, count: max(count, 0))
+        var done = 0
+        while done < count {
+            let n = bytes.withUnsafeMutableBytes { buffer in
+                buffer.baseAddress.map { pread(fd, $0 + done, count - done, off_t(offset + done)) } ?? 0
+            }
             if n < 0 {
                 if errno == EINTR { continue }
                 throw .unreadable(path: path, reason: systemError())
             }
             if n == 0 { break }
-            bytes.append(contentsOf: chunk[0..<n])
+            done += n
         }
-        return bytes
+        return Array(bytes.prefix(done))
     }
 }
 

@@ -113,6 +113,14 @@ public struct SnapshotSeries: Sendable, Hashable {
         return snapshots
     }
 
+    /// The headers of every snapshot, without reading their sections: times and sequence numbers.
+    public func loadHeaders() throws(FormatError) -> [SnapshotHeader] {
+        var headers: [SnapshotHeader] = []
+        headers.reserveCapacity(snapshotPaths.count)
+        for path in snapshotPaths { headers.append(try SnapshotReader.readHeader(path: path)) }
+        return headers
+    }
+
     /// Parses `pid-<pid>` or `pid-<pid>.<image>`.
     static func parseName(_ name: String) -> (Int32, Int)? {
         guard name.hasPrefix("pid-") else { return nil }
