@@ -84,6 +84,7 @@ let package = Package(
         example("fault-dlopen", path: "fault-dlopen", libraries: ["dl", "pthread"]),
         example("fault-signals", path: "fault-signals"),
         example("fault-die", path: "fault-die"),
+        example("alloc-api", path: "alloc-api"),
         .target(
             name: "LeakyPlugin", path: "Examples/leaky-plugin", cSettings: exampleFlags,
             linkerSettings: [.unsafeFlags(["-nostartfiles"])]),

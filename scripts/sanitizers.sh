@@ -2,7 +2,7 @@
 # Runs the tracker's table code under sanitizers and the CLI's report path under valgrind.
 #  1. Tests/TrackerC/driver.c + the tracker's C files except hooks.c (ASan and TSan interpose
 #     malloc themselves, so the hooks stay out), built with -fsanitize=address,undefined and then
-#     -fsanitize=thread; the driver drives the stack, live and counter tables from several threads
+#     -fsanitize=thread; the driver drives the stack and counter tables from several threads
 #     and encodes snapshots, which the CLI must then read.
 #  2. valgrind memcheck on `memdrift report SESSION`, run on a copy of memdrift stripped of its
 #     debug info: valgrind 3.19 stops on the toolchain's DWARF 5 ("unhandled dwarf2 abbrev form

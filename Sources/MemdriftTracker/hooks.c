@@ -1,12 +1,23 @@
 /*
  * The interposed functions: the malloc family forwards to glibc's __libc_* entry
- * points (no dlsym bootstrap), then records the block under the recursion guard.
- * exec and _exit are interposed so the last interval is saved before the image goes.
+ * points (no dlsym bootstrap) and tags the blocks it records; exec and _exit are
+ * interposed so the last interval is saved before the image goes.
+ *
+ * A recorded block carries a 16-byte tag just before the pointer the program sees:
+ * the size recorded, then a word with the stack id (bits 32-55), the distance from
+ * glibc's block to the program's pointer as a power of two (bits 4-9), bit 3 set and
+ * bit 0 "counted". A free reads the word before the pointer: for a block glibc handed
+ * out directly that is its chunk header's size field, a multiple of 16 plus flags in
+ * bits 0-2, so bit 3 tells the two apart without any table. The tag shares a cache line
+ * with glibc's own header, which free reads anyway.
  */
 #include <dlfcn.h>
 #include <errno.h>
+#include <link.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -17,10 +28,19 @@ extern void *__libc_calloc(size_t, size_t);
 extern void *__libc_realloc(void *, size_t);
 extern void __libc_free(void *);
 extern void *__libc_memalign(size_t, size_t);
-extern void *__libc_valloc(size_t);
-extern void *__libc_pvalloc(size_t);
 
 extern char **environ;
+
+#define TAG_BYTES 16u
+#define TAG_SHIFT 4u /* glibc's blocks are 16-aligned: the tag alone sits before the pointer */
+#define TAG_MARK 0x8ull
+#define TAG_COUNTED 0x1ull
+
+typedef size_t (*usable_fn)(void *);
+static usable_fn glibc_usable_size;
+/* Set once malloc is known to be glibc's, whose chunk header makes tags recognizable; never reset,
+ * since tagged blocks outlive tracking. */
+static int tags_in_use;
 
 static inline int tracking(void) {
     return atomic_load_explicit(&md_state, memory_order_relaxed) == MD_ACTIVE && !md_guard;
@@ -29,101 +49,115 @@ static inline int tracking(void) {
 /* Whether an allocation of `size` bytes is recorded: always in exact mode, by chance when sampling. */
 static inline int wanted(size_t size) { return tracking() && (md_sample_rate == 0 || md_sample(size)); }
 
-/* Credits a recorded block as freed, with the weight it was recorded with. */
-static void credit_free(uint32_t stack, uint64_t size) {
-    uint64_t bytes = size, count = 1;
-    if (md_sample_rate) md_sample_weights(size, &bytes, &count);
-    md_count_free(stack, bytes, count);
-}
+static inline uint64_t *tag_of(void *p) { return (uint64_t *)p - 2; }
+static inline int is_tagged(void *p) { return tags_in_use && (tag_of(p)[1] & TAG_MARK) != 0; }
+static inline unsigned tag_shift(uint64_t word) { return (unsigned)(word >> 4) & 63u; }
+/* glibc's block under a tagged pointer. */
+static inline void *block_of(void *p) { return (char *)p - ((size_t)1 << tag_shift(tag_of(p)[1])); }
 
-/* Records a new block. Allocation-free; safe to re-enter from a signal handler (guarded). */
-static void record(void *p, size_t size) {
+/* Unwinds, counts the block under its stack and writes the tag; returns the program's pointer.
+ * Allocation-free; the recursion guard makes re-entry from a signal handler go untracked. */
+static void *record(void *block, unsigned shift, size_t size) {
     md_guard = 1;
     uintptr_t addresses[MD_MAX_DEPTH];
     int n = md_unwind_capture(addresses, md_config.depth);
     uint32_t stack = md_stacks_intern(addresses, n);
     uint64_t bytes = size, count = 1;
-    if (md_sample_rate) {
-        md_sample_weights(size, &bytes, &count);
-        md_filter_add((uintptr_t)p);
-    }
-    uint32_t old_stack;
-    uint64_t old_size;
-    if (md_live_insert((uintptr_t)p, size, stack, &old_stack, &old_size)) {
-        if (md_sample_rate) md_filter_remove((uintptr_t)p);
-        credit_free(old_stack, old_size);
-    }
-    md_count_alloc(stack, bytes, count);
+    if (md_sample_rate) md_sample_weights(size, &bytes, &count);
+    md_count_alloc(stack, bytes, count, (uint64_t)1 << shift);
     md_guard = 0;
-}
-
-/* Removes a block from the live table; 1 with its stack and size when it was recorded. */
-static int unrecord(void *p, uint32_t *stack, uint64_t *size) {
-    /* Most blocks are not sampled: the filter proves it without touching the live table. */
-    if (md_sample_rate && !md_filter_may_contain((uintptr_t)p)) return 0;
-    md_guard = 1;
-    int found = md_live_remove((uintptr_t)p, stack, size);
-    if (found && md_sample_rate) md_filter_remove((uintptr_t)p);
-    md_guard = 0;
-    return found;
-}
-
-/* Forgets a block before glibc may hand its address to another thread. */
-static void forget(void *p) {
-    uint32_t stack;
-    uint64_t size;
-    if (unrecord(p, &stack, &size)) {
-        md_guard = 1;
-        credit_free(stack, size);
-        md_guard = 0;
-    }
-}
-
-MD_EXPORT void *malloc(size_t size) {
-    void *p = __libc_malloc(size);
-    if (p && wanted(size)) record(p, size);
+    void *p = (char *)block + ((size_t)1 << shift);
+    tag_of(p)[0] = size;
+    tag_of(p)[1] = ((uint64_t)stack << 32) | ((uint64_t)shift << 4) | TAG_MARK | TAG_COUNTED;
     return p;
 }
 
-MD_EXPORT void free(void *p) {
-    if (p && tracking()) forget(p);
+/* Credits a tagged block's stack with its free (when it was counted and tracking is on). */
+static void forget(void *p) {
+    uint64_t word = tag_of(p)[1];
+    if (!(word & TAG_COUNTED) || !tracking()) return;
+    uint64_t size = tag_of(p)[0], bytes = size, count = 1;
+    md_guard = 1;
+    if (md_sample_rate) md_sample_weights(size, &bytes, &count);
+    md_count_free((uint32_t)(word >> 32) & (MD_MAX_STACKS - 1), bytes, count, (uint64_t)1 << tag_shift(word));
+    md_guard = 0;
+}
+
+/* Finds glibc's malloc_usable_size in libc itself, so a later preloaded allocator cannot answer. */
+static void find_glibc_usable_size(void) {
+    void *libc = dlopen("libc.so.6", RTLD_LAZY | RTLD_NOLOAD);
+    if (libc) glibc_usable_size = (usable_fn)dlsym(libc, "malloc_usable_size");
+}
+
+static size_t usable_size(void *p) {
+    if (MD_UNLIKELY(!glibc_usable_size)) find_glibc_usable_size();
+    if (!glibc_usable_size) return 0;
+    if (!is_tagged(p)) return glibc_usable_size(p);
+    size_t before = (size_t)1 << tag_shift(tag_of(p)[1]);
+    return glibc_usable_size((char *)p - before) - before;
+}
+
+/* A recorded block of `size` bytes (the caller decided it is wanted). */
+static void *recorded_malloc(size_t size) {
+    if (size > SIZE_MAX - TAG_BYTES) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    void *block = __libc_malloc(size + TAG_BYTES);
+    return block ? record(block, TAG_SHIFT, size) : NULL;
+}
+
+static void release(void *p) {
+    if (is_tagged(p)) {
+        forget(p);
+        p = block_of(p);
+    }
     __libc_free(p);
 }
 
+static inline void *allocate(size_t size) { return wanted(size) ? recorded_malloc(size) : __libc_malloc(size); }
+
+MD_EXPORT void *malloc(size_t size) { return allocate(size); }
+
+MD_EXPORT void free(void *p) {
+    if (p) release(p);
+}
+
 MD_EXPORT void *calloc(size_t count, size_t size) {
-    void *p = __libc_calloc(count, size);
-    if (p && wanted(count * size)) record(p, count * size); /* glibc rejected an overflowing product */
-    return p;
+    size_t total;
+    if (__builtin_mul_overflow(count, size, &total) || total > SIZE_MAX - TAG_BYTES || !wanted(total))
+        return __libc_calloc(count, size);
+    void *block = __libc_calloc(1, total + TAG_BYTES);
+    return block ? record(block, TAG_SHIFT, total) : NULL;
+}
+
+/* Moves a block into a new one (recorded or not); the old one is freed only on success. */
+static void *move(void *p, size_t size, int recorded) {
+    void *q = recorded ? recorded_malloc(size) : __libc_malloc(size);
+    if (!q) return NULL;
+    size_t old = usable_size(p);
+    memcpy(q, p, old < size ? old : size);
+    release(p);
+    return q;
 }
 
 MD_EXPORT void *realloc(void *p, size_t size) {
-    if (!p || !tracking()) {
-        void *q = __libc_realloc(p, size);
-        if (q && wanted(size)) record(q, size);
-        return q;
-    }
-    uint32_t stack;
-    uint64_t old_size;
-    int known = unrecord(p, &stack, &old_size);
-    void *q = __libc_realloc(p, size);
-    if (!q && size != 0) {
-        /* The old block is still valid: put it back as it was. */
-        if (known) {
-            md_guard = 1;
-            uint32_t s2;
-            uint64_t z2;
-            md_live_insert((uintptr_t)p, old_size, stack, &s2, &z2);
-            if (md_sample_rate) md_filter_add((uintptr_t)p);
-            md_guard = 0;
-        }
+    if (!p) return allocate(size);
+    if (size == 0) { /* glibc frees the block and returns NULL */
+        release(p);
         return NULL;
     }
-    if (known) {
-        md_guard = 1;
-        credit_free(stack, old_size);
-        md_guard = 0;
-    }
-    if (q && wanted(size)) record(q, size);
+    int recorded = wanted(size);
+    if (!is_tagged(p)) return recorded ? move(p, size, 1) : __libc_realloc(p, size);
+    /* Over-aligned blocks move: realloc need not keep their alignment, nor does glibc. */
+    if (tag_shift(tag_of(p)[1]) != TAG_SHIFT || size > SIZE_MAX - TAG_BYTES) return move(p, size, recorded);
+    void *block = __libc_realloc(block_of(p), size + TAG_BYTES);
+    if (!block) return NULL;             /* the old block and its tag are untouched */
+    void *q = (char *)block + TAG_BYTES; /* glibc copied the tag along */
+    forget(q);
+    if (recorded) return record(block, TAG_SHIFT, size);
+    tag_of(q)[0] = size;
+    tag_of(q)[1] = ((uint64_t)TAG_SHIFT << 4) | TAG_MARK; /* still tagged, no longer counted */
     return q;
 }
 
@@ -136,10 +170,20 @@ MD_EXPORT void *reallocarray(void *p, size_t count, size_t size) {
     return realloc(p, total);
 }
 
+MD_EXPORT size_t malloc_usable_size(void *p) { return p ? usable_size(p) : 0; }
+
+/* Over-aligned blocks keep their alignment by starting `alignment` bytes into glibc's block. */
 static void *aligned(size_t alignment, size_t size) {
-    void *p = __libc_memalign(alignment, size);
-    if (p && wanted(size)) record(p, size);
-    return p;
+    if (alignment <= TAG_BYTES) return allocate(size); /* glibc's malloc is 16-aligned */
+    unsigned shift = 64u - (unsigned)__builtin_clzll((unsigned long long)alignment - 1); /* round up */
+    if (shift >= 48 || !wanted(size)) return __libc_memalign(alignment, size);
+    size_t padded = (size_t)1 << shift;
+    if (size > SIZE_MAX - padded) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    void *block = __libc_memalign(padded, size + padded);
+    return block ? record(block, shift, size) : NULL;
 }
 
 MD_EXPORT int posix_memalign(void **out, size_t alignment, size_t size) {
@@ -156,16 +200,15 @@ MD_EXPORT void *aligned_alloc(size_t alignment, size_t size) { return aligned(al
 
 MD_EXPORT void *memalign(size_t alignment, size_t size) { return aligned(alignment, size); }
 
-MD_EXPORT void *valloc(size_t size) {
-    void *p = __libc_valloc(size);
-    if (p && wanted(size)) record(p, size);
-    return p;
-}
+MD_EXPORT void *valloc(size_t size) { return aligned((size_t)getpagesize(), size); }
 
 MD_EXPORT void *pvalloc(size_t size) {
-    void *p = __libc_pvalloc(size);
-    if (p && wanted(size)) record(p, size);
-    return p;
+    size_t page = (size_t)getpagesize();
+    if (size > SIZE_MAX - page) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return aligned(page, size ? (size + page - 1) & ~(page - 1) : page);
 }
 
 /* ---- exec and _exit ---- */
@@ -184,13 +227,42 @@ static fexecve_fn real_fexecve;
 static execveat_fn real_execveat;
 static exit_fn real_exit;
 
-void md_hooks_init(void) {
+typedef struct {
+    uintptr_t address;
+    char path[1024];
+} md_owner;
+
+static int find_owner(struct dl_phdr_info *info, size_t size, void *context) {
+    (void)size;
+    md_owner *o = context;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
+        if (ph->p_type == PT_LOAD && o->address >= lo && o->address < lo + ph->p_memsz) {
+            snprintf(o->path, sizeof o->path, "%s", info->dlpi_name[0] ? info->dlpi_name : "the main program");
+            return 1;
+        }
+    }
+    return 0;
+}
+
+const char *md_hooks_init(void) {
     real_execve = (execve_fn)dlsym(RTLD_NEXT, "execve");
     real_execvp = (execvp_fn)dlsym(RTLD_NEXT, "execvp");
     real_execvpe = (execvpe_fn)dlsym(RTLD_NEXT, "execvpe");
     real_fexecve = (fexecve_fn)dlsym(RTLD_NEXT, "fexecve");
     real_execveat = (execveat_fn)dlsym(RTLD_NEXT, "execveat");
     real_exit = (exit_fn)dlsym(RTLD_NEXT, "_exit");
+    /* Another allocator (gperftools' tcmalloc) may define __libc_malloc too, and its blocks have
+     * no glibc chunk header before them to tell a tag from. */
+    static md_owner owner;
+    owner.address = (uintptr_t)&__libc_malloc;
+    dl_iterate_phdr(find_owner, &owner);
+    const char *name = strrchr(owner.path, '/') ? strrchr(owner.path, '/') + 1 : owner.path;
+    if (strncmp(name, "libc.so", 7) != 0) return owner.path;
+    find_glibc_usable_size();
+    tags_in_use = 1;
+    return NULL;
 }
 
 /* Runs the real exec; returns only when it failed, with errno preserved. */

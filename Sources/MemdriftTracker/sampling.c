@@ -5,8 +5,7 @@
  * so each sample carries weight 1/p (count) and n/p (bytes): unbiased estimates, with
  * blocks much larger than R (p ~ 1) always recorded at their true size.
  *
- * A counting filter over block addresses lets free() skip the live table for the
- * unsampled majority without a lock or a shared write.
+ * Only sampled blocks carry a tag (hooks.c), so freeing an unsampled one costs a load.
  */
 #include <stdint.h>
 #include <string.h>
@@ -15,11 +14,7 @@
 
 #include "tracker.h"
 
-#define FILTER_BITS 16
-#define FILTER_SIZE (1u << FILTER_BITS)
-
 uint64_t md_sample_rate;
-static _Atomic uint16_t *filter;
 __thread int64_t md_countdown __attribute__((tls_model("initial-exec")));
 static __thread uint64_t rng __attribute__((tls_model("initial-exec")));
 
@@ -76,12 +71,7 @@ static int64_t next_interval(void) {
     return bytes < 1 ? 1 : (int64_t)bytes;
 }
 
-int md_sampling_init(uint64_t rate) {
-    md_sample_rate = rate;
-    if (!rate) return 0;
-    filter = md_map(sizeof(uint16_t) * FILTER_SIZE);
-    return filter ? 0 : -1;
-}
+void md_sampling_init(uint64_t rate) { md_sample_rate = rate; }
 
 /* Called when this thread's countdown crossed zero; allocation-free, thread-local only. */
 int md_sample_crossed(void) {
@@ -98,22 +88,4 @@ void md_sample_weights(uint64_t size, uint64_t *bytes, uint64_t *count) {
     double w = 1 / p;
     *count = (uint64_t)(w + 0.5);
     *bytes = (uint64_t)((double)size * w + 0.5);
-}
-
-/* One slot per page, indexed by page number: frees of neighbouring blocks read the same cache
- * lines of a filter small enough to stay in cache, and a page holding no sampled block (nearly
- * all of them) answers "not sampled" at once. Pages 256 MiB apart share a slot, which only
- * costs a live-table lookup. Counters are 16 bits: a page never holds 65536 blocks. */
-static uint32_t filter_slot(uintptr_t p) { return (uint32_t)(p >> 12) & (FILTER_SIZE - 1); }
-
-void md_filter_add(uintptr_t p) {
-    if (filter) atomic_fetch_add_explicit(&filter[filter_slot(p)], 1, memory_order_relaxed);
-}
-
-void md_filter_remove(uintptr_t p) {
-    if (filter) atomic_fetch_sub_explicit(&filter[filter_slot(p)], 1, memory_order_relaxed);
-}
-
-int md_filter_may_contain(uintptr_t p) {
-    return !filter || atomic_load_explicit(&filter[filter_slot(p)], memory_order_relaxed) != 0;
 }

@@ -209,11 +209,9 @@ static void before_fork(void) {
     md_lock_acquire(&writer_lock);
     md_stacks_lock_for_fork();
     md_modules_lock_for_fork();
-    md_live_lock_for_fork();
 }
 
 static void after_fork_parent(void) {
-    md_live_unlock_after_fork(0);
     md_modules_unlock_after_fork(0);
     md_stacks_unlock_after_fork(0);
     md_lock_release(&writer_lock);
@@ -222,7 +220,6 @@ static void after_fork_parent(void) {
 
 /* The child records its own series under its own pid, starting from the inherited heap. */
 static void after_fork_child(void) {
-    md_live_unlock_after_fork(1);
     md_modules_unlock_after_fork(1);
     md_stacks_unlock_after_fork(1);
     md_lock_reset(&writer_lock);
@@ -262,7 +259,7 @@ void md_after_failed_exec(void) {
 
 /* ---- start-up ---- */
 
-void md_hooks_init(void);
+const char *md_hooks_init(void);
 
 __attribute__((constructor)) static void at_load(void) {
     md_guard = 1;
@@ -283,9 +280,17 @@ __attribute__((constructor)) static void at_load(void) {
     md_config.depth = depth < 1 ? 1 : depth > MD_MAX_DEPTH ? MD_MAX_DEPTH : (int)depth;
     md_config.interval_ns = env_number("MEMDRIFT_INTERVAL_MS", 10000) * 1000000ull;
     begin_image();
-    md_hooks_init();
+    const char *allocator = md_hooks_init();
+    if (allocator) {
+        char what[1200];
+        snprintf(what, sizeof what, "malloc is served by %s, not glibc", allocator);
+        md_fail(what, ENOTSUP);
+        md_guard = 0;
+        return;
+    }
     md_unwind_init();
-    if (md_stacks_init() != 0 || md_live_init() != 0 || md_sampling_init(env_number("MEMDRIFT_SAMPLE_RATE", 0)) != 0) {
+    md_sampling_init(env_number("MEMDRIFT_SAMPLE_RATE", 0));
+    if (md_stacks_init() != 0) {
         md_fail("cannot map memory for the tracker's tables", ENOMEM);
         md_guard = 0;
         return;

@@ -143,7 +143,7 @@ void md_snapshot_encode(md_buffer *b, uint32_t reason, uint32_t flags, uint64_t 
     figure(b, MEMDRIFT_FIG_TRACKER_BYTES, md_mapped_bytes());
     figure(b, MEMDRIFT_FIG_STACK_COUNT, totals.stacks);
     figure(b, MEMDRIFT_FIG_STACKS_DROPPED, totals.dropped);
-    figure(b, MEMDRIFT_FIG_LIVE_TABLE_ENTRIES, md_live_entries());
+    figure(b, MEMDRIFT_FIG_TAG_BYTES, totals.tag_bytes);
     figure(b, MEMDRIFT_FIG_THREADS_SEEN, totals.threads);
     end_section(b, at);
 

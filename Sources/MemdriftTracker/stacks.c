@@ -40,6 +40,7 @@ static md_lock insert_lock;
 static unsigned char *arena;
 static size_t arena_left;
 static _Atomic uint64_t dropped;
+static _Atomic int64_t retired_tag_bytes;
 
 /* ---- per-thread counters ---- */
 
@@ -58,6 +59,7 @@ typedef struct md_table {
 typedef struct md_thread {
     struct md_thread *next;
     _Atomic(md_table *) table;
+    _Atomic int64_t tag_bytes; /* tags of blocks this thread recorded minus those it freed */
     int in_use;
 } md_thread;
 
@@ -254,7 +256,7 @@ static md_count *slot_for(md_table **tp, uint32_t key) {
     return &t->slots[i];
 }
 
-static void add(uint32_t stack, int which, uint64_t bytes, uint64_t count) {
+static void add(uint32_t stack, int which, uint64_t bytes, uint64_t count, int64_t tag_bytes) {
     md_thread *t = this_thread;
     if (MD_UNLIKELY(!t)) {
         t = acquire_thread();
@@ -266,6 +268,8 @@ static void add(uint32_t stack, int which, uint64_t bytes, uint64_t count) {
         md_table *before = table;
         md_count *c = slot_for(&table, stack + 1);
         if (table != before) atomic_store_explicit(&t->table, table, memory_order_release);
+        atomic_store_explicit(&t->tag_bytes, atomic_load_explicit(&t->tag_bytes, memory_order_relaxed) + tag_bytes,
+                              memory_order_relaxed);
         if (c) {
             /* Single writer: plain read-modify-write, atomic only so the reader never tears. */
             atomic_store_explicit(&c->value[which],
@@ -278,13 +282,19 @@ static void add(uint32_t stack, int which, uint64_t bytes, uint64_t count) {
         }
     }
     /* After the thread's exit handler ran, or when its table could not grow. */
+    if (t == RETIRED_THREAD) atomic_fetch_add_explicit(&retired_tag_bytes, tag_bytes, memory_order_relaxed);
     md_stack *s = stack_at(stack);
     atomic_fetch_add_explicit(&s->retired[which], (int64_t)bytes, memory_order_relaxed);
     atomic_fetch_add_explicit(&s->retired[which + 1], (int64_t)count, memory_order_relaxed);
 }
 
-void md_count_alloc(uint32_t stack, uint64_t bytes, uint64_t count) { add(stack, ALLOC_BYTES, bytes, count); }
-void md_count_free(uint32_t stack, uint64_t bytes, uint64_t count) { add(stack, FREE_BYTES, bytes, count); }
+void md_count_alloc(uint32_t stack, uint64_t bytes, uint64_t count, uint64_t tag_bytes) {
+    add(stack, ALLOC_BYTES, bytes, count, (int64_t)tag_bytes);
+}
+
+void md_count_free(uint32_t stack, uint64_t bytes, uint64_t count, uint64_t tag_bytes) {
+    add(stack, FREE_BYTES, bytes, count, -(int64_t)tag_bytes);
+}
 
 /* Caller holds registry_lock: moves a block's counts into the shared totals and frees it. */
 static void fold(md_thread *t) {
@@ -307,6 +317,8 @@ static void fold(md_thread *t) {
     table->older = NULL;
     memset(table->slots, 0, sizeof(md_count) * ((size_t)table->mask + 1));
     table->used = 0;
+    atomic_fetch_add_explicit(&retired_tag_bytes, atomic_exchange_explicit(&t->tag_bytes, 0, memory_order_relaxed),
+                              memory_order_relaxed);
     t->in_use = 0;
 }
 
@@ -339,8 +351,10 @@ void md_stacks_write(md_buffer *b, md_totals *totals) {
     for (uint32_t id = 0; id < count; id++)
         for (int c = 0; c < COUNTERS; c++)
             sums[id * COUNTERS + c] = atomic_load_explicit(&stack_at(id)->retired[c], memory_order_relaxed);
+    int64_t tag_bytes = atomic_load_explicit(&retired_tag_bytes, memory_order_relaxed);
     for (md_thread *t = threads; t; t = t->next) {
         if (!t->in_use) continue;
+        tag_bytes += atomic_load_explicit(&t->tag_bytes, memory_order_relaxed);
         md_table *table = atomic_load_explicit(&t->table, memory_order_acquire);
         for (uint32_t i = 0; i <= table->mask; i++) {
             uint32_t k = atomic_load_explicit(&table->slots[i].key, memory_order_acquire);
@@ -350,6 +364,7 @@ void md_stacks_write(md_buffer *b, md_totals *totals) {
         }
     }
     totals->threads = threads_seen;
+    totals->tag_bytes = tag_bytes > 0 ? (uint64_t)tag_bytes : 0;
     md_lock_release(&registry_lock);
 
     totals->stacks = count;

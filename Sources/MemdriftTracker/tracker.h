@@ -83,16 +83,17 @@ int md_unwind_capture(uintptr_t *out, int max);
 int md_stacks_init(void);
 /* Returns the id of the stack, inserting it when new. Lock-free for known stacks. */
 uint32_t md_stacks_intern(const uintptr_t *addresses, int n);
-/* Per-thread counters: no shared cache line is written for stacks the thread has seen. */
-void md_count_alloc(uint32_t stack, uint64_t bytes, uint64_t count);
-void md_count_free(uint32_t stack, uint64_t bytes, uint64_t count);
+/* Per-thread counters: no shared cache line is written for stacks the thread has seen.
+ * `tag_bytes` is what the block's tag adds to glibc's block (see hooks.c). */
+void md_count_alloc(uint32_t stack, uint64_t bytes, uint64_t count, uint64_t tag_bytes);
+void md_count_free(uint32_t stack, uint64_t bytes, uint64_t count, uint64_t tag_bytes);
 /* Folds the calling thread's counters into the shared totals (thread exit). */
 void md_thread_retire(void *thread_block);
 uint32_t md_stacks_count(void);
 /* Writes figures and the STACKS section; `figures` receive totals (see snapshot.c). */
 typedef struct {
     uint64_t live_bytes, live_count, alloc_bytes, alloc_count, free_bytes, free_count;
-    uint64_t stacks, dropped, threads;
+    uint64_t stacks, dropped, threads, tag_bytes;
 } md_totals;
 void md_stacks_write(md_buffer *b, md_totals *totals);
 void md_stacks_lock_for_fork(void);
@@ -102,7 +103,7 @@ void md_stacks_unlock_after_fork(int child);
 
 /* Mean bytes between samples; 0 in exact mode, where every allocation is recorded. */
 extern uint64_t md_sample_rate;
-int md_sampling_init(uint64_t rate);
+void md_sampling_init(uint64_t rate);
 /* Bytes this thread allocates before its next sample. */
 extern __thread int64_t md_countdown __attribute__((tls_model("initial-exec")));
 int md_sample_crossed(void);
@@ -113,22 +114,6 @@ static inline int md_sample(size_t size) {
 }
 /* The estimate one sample of `size` bytes stands for. */
 void md_sample_weights(uint64_t size, uint64_t *bytes, uint64_t *count);
-/* A counting filter of sampled block addresses: a miss proves a block was not sampled. */
-void md_filter_add(uintptr_t p);
-void md_filter_remove(uintptr_t p);
-int md_filter_may_contain(uintptr_t p);
-
-/* ---- live.c: live allocations (pointer -> size, stack), sharded ---- */
-
-int md_live_init(void);
-/* Records a live block. If the pointer was already recorded (a free we did not see),
- * returns 1 and the old entry's stack and size, which the caller credits as freed. */
-int md_live_insert(uintptr_t p, uint64_t size, uint32_t stack, uint32_t *old_stack, uint64_t *old_size);
-/* Removes a live block; returns 1 and its stack and size when it was recorded. */
-int md_live_remove(uintptr_t p, uint32_t *stack, uint64_t *size);
-uint64_t md_live_entries(void);
-void md_live_lock_for_fork(void);
-void md_live_unlock_after_fork(int child);
 
 /* ---- snapshot.c: the snapshot file ---- */
 

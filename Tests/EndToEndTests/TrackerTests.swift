@@ -19,6 +19,30 @@ import Testing
         #expect(last.figures[.threadsSeen] >= 5)
     }
 
+    @Test func everyAllocationEntryPointKeepsItsContractAndIsCounted() throws {
+        let program = Built.path("alloc-api")
+        let (outcome, session) = try record([program])
+        #expect(outcome.status == 0)
+        #expect(outcome.stdoutText == "alloc-api: ok\n")
+        let last = try #require(try Session.open(session).series.first?.loadSnapshots().last)
+        func live(_ site: String) throws -> (bytes: UInt64, count: UInt64) {
+            let stacks = last.stacks(withLeafIn: try symbolRange(site, in: program), module: "alloc-api")
+            return (stacks.reduce(0) { $0 + $1.liveBytes }, stacks.reduce(0) { $0 + $1.liveCount })
+        }
+        #expect(try live("keep_malloc") == (100, 1))
+        #expect(try live("keep_aligned") == (1000, 1))
+        #expect(try live("keep_realloc") == (300, 1))
+        let exercised = try live("exercise")
+        #expect(exercised == (0, 0))
+        let allocated = last.stacks(withLeafIn: try symbolRange("exercise", in: program), module: "alloc-api")
+            .reduce(0) { $0 + $1.allocatedCount }
+        // 136 sizes x (malloc + 2 reallocs), calloc, malloc before realloc(p, 0), realloc(NULL),
+        // 7 alignments x (posix_memalign, realloc, aligned_alloc, memalign), valloc, pvalloc.
+        #expect(allocated == 136 * 3 + 3 + 7 * 4 + 2)
+        // Every live recorded block carries a 16-byte tag, the 4096-aligned one 4096 bytes.
+        #expect(last.figures.tagBytes == 16 * (last.figures.heapLiveCount - 1) + 4096)
+    }
+
     @Test func everyForkedChildRecordsItsOwnSeries() throws {
         let program = Built.path("fork-children")
         let (outcome, session) = try record([program, "50", "20"])

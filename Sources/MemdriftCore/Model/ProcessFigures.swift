@@ -8,7 +8,8 @@ public struct ProcessFigures: Sendable, Hashable {
         case mallinfoArena = 10, mallinfoMmapped, mallinfoInUse, mallinfoFree, mallinfoKeepCost
         case heapLiveBytes = 20, heapLiveCount, allocatedBytesTotal, allocatedCountTotal, freedBytesTotal,
             freedCountTotal
-        case trackerBytes = 30, stackCount, stacksDropped, liveTableEntries, threadsSeen
+        case trackerBytes = 30, stackCount, stacksDropped
+        case threadsSeen = 34, tagBytes
     }
 
     /// Every figure the snapshot carried.
@@ -27,4 +28,6 @@ public struct ProcessFigures: Sendable, Hashable {
     public var heapLiveBytes: UInt64 { self[.heapLiveBytes] }
     public var heapLiveCount: UInt64 { self[.heapLiveCount] }
     public var trackerBytes: UInt64 { self[.trackerBytes] }
+    /// Bytes the tracker's block tags add to the program's heap.
+    public var tagBytes: UInt64 { self[.tagBytes] }
 }

@@ -59,8 +59,8 @@ extern "C" {
 #define MEMDRIFT_FIG_TRACKER_BYTES 30u
 #define MEMDRIFT_FIG_STACK_COUNT 31u
 #define MEMDRIFT_FIG_STACKS_DROPPED 32u
-#define MEMDRIFT_FIG_LIVE_TABLE_ENTRIES 33u
 #define MEMDRIFT_FIG_THREADS_SEEN 34u
+#define MEMDRIFT_FIG_TAG_BYTES 35u /* 33 (live-table entries) is no longer written */
 
 /* Frame module index meaning "no module": the offset is an absolute address. */
 #define MEMDRIFT_MODULE_UNKNOWN 0xFFFFFFFFu
