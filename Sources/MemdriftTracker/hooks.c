@@ -211,6 +211,22 @@ MD_EXPORT void *pvalloc(size_t size) {
     return aligned(page, size ? (size + page - 1) & ~(page - 1) : page);
 }
 
+/* ---- dlclose: unwinding rules cached for an unloaded module must not outlive it ---- */
+
+typedef int (*dlclose_fn)(void *);
+
+/* Another library may be mapped where this one was; rules are dropped before (so no thread
+ * adds a rule between the unmapping and the flush) and after. */
+MD_EXPORT int dlclose(void *handle) {
+    static dlclose_fn real_dlclose;
+    if (MD_UNLIKELY(!real_dlclose)) real_dlclose = (dlclose_fn)dlsym(RTLD_NEXT, "dlclose");
+    if (!real_dlclose) return -1;
+    md_unwind_forget_modules();
+    int rc = real_dlclose(handle);
+    md_unwind_forget_modules();
+    return rc;
+}
+
 /* ---- exec and _exit ---- */
 
 typedef int (*execve_fn)(const char *, char *const[], char *const[]);

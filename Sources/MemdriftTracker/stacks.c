@@ -81,7 +81,10 @@ static md_index *new_index(uint32_t capacity) {
     return x;
 }
 
-static void thread_exit(void *block) { md_thread_retire(block); }
+static void thread_exit(void *block) {
+    md_thread_retire(block);
+    md_cfi_thread_exit();
+}
 
 int md_stacks_init(void) {
     md_index *x = new_index(4096);

@@ -77,6 +77,24 @@ void md_modules_unlock_after_fork(int child);
 void md_unwind_init(void);
 /* Captures up to `max` return addresses of the caller, skipping the tracker's own frames. */
 int md_unwind_capture(uintptr_t *out, int max);
+/* Drops every cached unwinding rule: a module was (or is about to be) unloaded. */
+void md_unwind_forget_modules(void);
+
+/* ---- cfi.c: stack walks from .eh_frame, with per-thread caches of per-address rules ---- */
+
+/* Fills `out` with up to `max` return addresses, starting with the one into the
+ * caller (as unw_backtrace does), and returns how many; it stops early at the end
+ * of the stack. Returns -1, with `out` unspecified, when any frame is not certain.
+ * Allocation-free except for the first call on a thread other than the main one
+ * (pthread_getattr_np; see cfi.c); may call dl_iterate_phdr on a cache miss.
+ * Thread-safe; a call that interrupts another on the same thread returns -1. */
+int md_cfi_backtrace(uintptr_t *out, int max);
+/* Invalidates every thread's cached rules; each thread drops its own at its next
+ * capture. Call it before and after dlclose. Async-signal-safe, allocation-free. */
+void md_cfi_flush(void);
+/* Releases the calling thread's cache; later captures on this thread return -1.
+ * Call it from the thread-exit hook. Allocation-free. */
+void md_cfi_thread_exit(void);
 
 /* ---- stacks.c: distinct stacks and their counters ---- */
 

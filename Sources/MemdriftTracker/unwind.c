@@ -1,4 +1,10 @@
-/* Stack capture with libunwind, dropping the tracker's and libunwind's own frames by module. */
+/*
+ * Stack capture: cfi.c's cached walk of .eh_frame first, libunwind when it declines (signal
+ * frames, code without unwind tables); the tracker's and libunwind's own frames are dropped
+ * by module. The fallback steps with unw_step rather than unw_backtrace: libunwind 1.6's
+ * fast-trace cache is never invalidated, so after a dlclose and a dlopen at the same
+ * address it returns stacks of the old library; unw_step's caches obey unw_flush_cache.
+ */
 #define UNW_LOCAL_ONLY
 #include <libunwind.h>
 #include <link.h>
@@ -44,17 +50,38 @@ static int is_own(uintptr_t a) {
     return (a >= self_range.start && a < self_range.end) || (a >= unwinder_range.start && a < unwinder_range.end);
 }
 
-/* Allocation-free (unw_backtrace does not call malloc). */
+/* Return addresses from libunwind, starting in the caller like md_cfi_backtrace. */
+static int step_backtrace(uintptr_t *out, int max) {
+    unw_context_t context;
+    unw_cursor_t cursor;
+    if (unw_getcontext(&context) != 0 || unw_init_local(&cursor, &context) != 0) return 0;
+    int n = 0;
+    while (n < max && unw_step(&cursor) > 0) {
+        unw_word_t ip;
+        if (unw_get_reg(&cursor, UNW_REG_IP, &ip) != 0 || ip == 0) break;
+        out[n++] = (uintptr_t)ip;
+    }
+    return n;
+}
+
+/* Allocation-free apart from cfi.c's first walk on a thread (see cfi.c); libunwind's local
+ * unwinding does not call malloc. */
 int md_unwind_capture(uintptr_t *out, int max) {
-    void *frames[MD_MAX_DEPTH + 16];
-    int want = max + 16;
-    if (want > MD_MAX_DEPTH + 16) want = MD_MAX_DEPTH + 16;
-    int n = unw_backtrace(frames, want);
+    enum { OWN_FRAMES = 8 }; /* more than the tracker's frames above the allocator's caller */
+    uintptr_t frames[MD_MAX_DEPTH + OWN_FRAMES];
+    int want = max + OWN_FRAMES;
+    int n = md_cfi_backtrace(frames, want);
+    if (n < 0) n = step_backtrace(frames, want);
     int skip = 0;
-    while (skip < n && is_own((uintptr_t)frames[skip]))
+    while (skip < n && is_own(frames[skip]))
         skip++;
     int kept = 0;
     for (int i = skip; i < n && kept < max; i++)
-        out[kept++] = (uintptr_t)frames[i];
+        out[kept++] = frames[i];
     return kept;
+}
+
+void md_unwind_forget_modules(void) {
+    md_cfi_flush();
+    unw_flush_cache(unw_local_addr_space, 0, 0);
 }

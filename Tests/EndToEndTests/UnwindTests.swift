@@ -1,0 +1,119 @@
+import Foundation
+import Testing
+
+/// The tracker's own stack walker (cfi.c) against libunwind inside real programs: a preloaded
+/// checker (Tests/TrackerC/unwind-check.c) takes both stacks on every allocation and counts
+/// agreements, fallbacks to libunwind and mismatches, which must never happen.
+@Suite(.serialized) struct UnwindTests {
+    struct Counts {
+        var agreed = 0, fallbacks = 0, mismatches = 0
+    }
+
+    static let checker: Result<String, CheckerBuildError> = {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../..")
+            .standardizedFileURL.path
+        let tracker = root + "/Sources/MemdriftTracker"
+        guard let dir = try? scratchDirectory() else { return .failure(CheckerBuildError(message: "no scratch directory")) }
+        let output = dir + "/unwind-check.so"
+        let arguments = [
+            "-shared", "-fPIC", "-O2", "-D_GNU_SOURCE", "-DMD_CFI_DIAGNOSTICS", "-I" + tracker, "-I" + tracker + "/include",
+            root + "/Tests/TrackerC/unwind-check.c", tracker + "/cfi.c", tracker + "/memory.c", "-lunwind", "-lpthread",
+            "-o", output,
+        ]
+        guard let built = try? launch("/usr/bin/cc", arguments), built.status == 0 else {
+            return .failure(CheckerBuildError(message: "cc failed"))
+        }
+        return .success(output)
+    }()
+
+    struct CheckerBuildError: Error { let message: String }
+
+    /// Runs `command` with the checker preloaded; returns the summed counts of every process.
+    func check(_ command: [String], environment: [String: String] = [:]) throws -> (Outcome, Counts) {
+        let library = try Self.checker.get()
+        let log = try scratchDirectory() + "/counts.log"
+        var env = environment
+        env["LD_PRELOAD"] = library
+        env["CFI_CHECK_LOG"] = log
+        let outcome = try launch(command[0], Array(command.dropFirst()), environment: env)
+        var counts = Counts()
+        let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+        for line in text.split(separator: "\n") {
+            for field in line.split(separator: " ") {
+                let parts = field.split(separator: "=", maxSplits: 1)
+                guard parts.count == 2, let value = Int(parts[1]) else { continue }
+                switch parts[0] {
+                case "agreed": counts.agreed += value
+                case "fallback": counts.fallbacks += value
+                case "mismatch": counts.mismatches += value
+                default: break
+                }
+            }
+        }
+        return (outcome, counts)
+    }
+
+    @Test func cpythonStacksAgreeWithLibunwind() throws {
+        let script = """
+            import json, threading
+            def work(n):
+                records = [{"id": i, "tags": ["t%d" % (i % 7)]} for i in range(n)]
+                return len(json.loads(json.dumps(records)))
+            threads = [threading.Thread(target=work, args=(20000,)) for _ in range(3)]
+            for t in threads: t.start()
+            for t in threads: t.join()
+            print(work(10000))
+            """
+        let (outcome, counts) = try check(["/usr/bin/python3", "-c", script], environment: ["PYTHONMALLOC": "malloc"])
+        #expect(outcome.status == 0 && outcome.stdoutText == "10000\n", "\(outcome.stderrText)")
+        #expect(counts.mismatches == 0, "\(outcome.stderrText)")
+        #expect(counts.fallbacks == 0)
+        #expect(counts.agreed > 200_000)
+    }
+
+    @Test func sqliteStacksAgreeWithLibunwind() throws {
+        let sql = """
+            create table t(a integer primary key, b text);
+            with recursive c(x) as (select 1 union all select x + 1 from c where x < 20000)
+            insert into t select x, hex(randomblob(24)) from c;
+            select count(*) from t where b like '%AB%' or a % 2 = 0 > 0;
+            """
+        let (outcome, counts) = try check(["/usr/bin/sqlite3", ":memory:", sql])
+        #expect(outcome.status == 0, "\(outcome.stderrText)")
+        #expect(counts.mismatches == 0, "\(outcome.stderrText)")
+        #expect(counts.fallbacks == 0)
+        #expect(counts.agreed > 10_000)
+    }
+
+    @Test func cppThreadsAndExamplesAgreeWithLibunwind() throws {
+        for command in [
+            [Built.path("stl-churn"), "2"], [Built.path("thread-stress"), "20000"], [Built.path("leaky-cpp"), "0.5"],
+        ] {
+            let (outcome, counts) = try check(command)
+            #expect(outcome.status == 0, "\(command[0]): \(outcome.stderrText)")
+            #expect(counts.mismatches == 0, "\(command[0]): \(outcome.stderrText)")
+            #expect(counts.fallbacks == 0, "\(command[0])")
+            #expect(counts.agreed > 1000, "\(command[0])")
+        }
+    }
+
+    @Test func dlcloseStormKeepsStacksRight() throws {
+        let (outcome, counts) = try check([
+            Built.path("fault-dlopen"), Built.path("libleaky-plugin.so"), "200", "plugin_remember_request",
+        ])
+        #expect(outcome.status == 0, "\(outcome.stderrText)")
+        #expect(counts.mismatches == 0, "\(outcome.stderrText)")
+        #expect(counts.agreed > 1000)
+    }
+
+    @Test func signalHandlersFallBackToLibunwindAndNeverMismatch() throws {
+        // The test runner's threads block SIGALRM and a spawned child inherits that mask: clear it.
+        let unblocked =
+            "import os, signal, sys; signal.pthread_sigmask(signal.SIG_SETMASK, []); os.execv(sys.argv[1], sys.argv[1:])"
+        let (outcome, counts) = try check(["/usr/bin/python3", "-c", unblocked, Built.path("fault-signals"), "1"])
+        #expect(outcome.status == 0, "\(outcome.stderrText)")
+        #expect(counts.mismatches == 0, "\(outcome.stderrText)")
+        #expect(counts.fallbacks > 0)
+        #expect(counts.agreed > 1000)
+    }
+}
