@@ -1,4 +1,4 @@
-import Foundation
+import Glibc
 
 /// Direction of a monotonic trend found by the Mann-Kendall test.
 public enum Trend: String, Sendable, Codable {

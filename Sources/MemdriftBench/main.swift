@@ -1,7 +1,8 @@
 // memdrift-bench: micro-benchmarks of memdrift's own stages, driven by scripts/bench.sh.
 //   memdrift-bench symbolize N        time to symbolize N distinct addresses (cold caches)
 //   memdrift-bench report STACKS SNAPS   time to analyze a synthetic session of that size
-import Foundation
+import FoundationEssentials
+import Glibc
 import MemdriftAnalysis
 import MemdriftCore
 import MemdriftSymbolization
@@ -42,16 +43,21 @@ func benchSymbolize(_ count: Int) {
     }
     let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
     print(
-        String(
-            format: "symbolize: %d distinct addresses in %d modules: %.3f s (%.1f us each), %d named",
-            work.count, mappings.count, seconds, seconds * 1e6 / Double(work.count), named))
+        "symbolize: \(work.count) distinct addresses in \(mappings.count) modules: \(String(seconds, decimals: 3)) s"
+            + " (\(String(seconds * 1e6 / Double(work.count), decimals: 1)) us each), \(named) named")
     for m in Set(mappings.map(\.path)).sorted() { print("  \(m)") }
+}
+
+/// $TMPDIR with a trailing slash, else /tmp/.
+func temporaryDirectory() -> String {
+    guard let directory = ProcessInfo.processInfo.environment["TMPDIR"] else { return "/tmp/" }
+    return directory.hasSuffix("/") ? directory : directory + "/"
 }
 
 /// Writes a session with `stackCount` call sites over `snapshotCount` snapshots (1 s apart): 1% leak,
 /// 5% fill up and plateau, 5% sawtooth, 20% noisy, the rest constant.
 func syntheticSession(stacks stackCount: Int, snapshots snapshotCount: Int) throws -> String {
-    let dir = NSTemporaryDirectory() + "memdrift-bench-" + UUID().uuidString
+    let dir = temporaryDirectory() + "memdrift-bench-" + UUID().uuidString
     let series = dir + "/pid-1000"
     try FileManager.default.createDirectory(atPath: series, withIntermediateDirectories: true)
     var rng: UInt64 = 42
@@ -121,6 +127,6 @@ case "report":
     let rest = Array(arguments.dropFirst())
     try benchReport(stacks: Int(rest.first ?? "") ?? 10_000, snapshots: Int(rest.dropFirst().first ?? "") ?? 360)
 default:
-    FileHandle.standardError.write(Data("usage: memdrift-bench symbolize N | report STACKS SNAPSHOTS\n".utf8))
+    StandardError.write("usage: memdrift-bench symbolize N | report STACKS SNAPSHOTS\n")
     exit(2)
 }

@@ -1,5 +1,5 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
 import MemdriftAnalysis
 import MemdriftCore
 import MemdriftExport
@@ -71,8 +71,8 @@ extension Grouping: ExpressibleByArgument {}
 enum SnapshotInput {
     /// A snapshot file, or the last snapshot of a session's first-started process.
     static func snapshot(_ path: String) throws(FormatError) -> (snapshot: Snapshot, path: String) {
-        var isDirectory: ObjCBool = false
-        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
+        var isDirectory = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory {
             let session = try Self.session(path)
             guard let main = try mainSeries(session), let last = main.snapshotPaths.last else { throw .emptySession(path: path) }
             return (try SnapshotReader.read(path: last), last)

@@ -1,5 +1,5 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
 import MemdriftAnalysis
 import MemdriftCore
 import MemdriftExport
@@ -47,8 +47,8 @@ extension Memdrift {
         mutating func run() throws {
             let builder = FoldedStacks(stacks: analysis.stackSymbolizer(), lines: lines)
             var all: [FoldedStack] = []
-            var isDirectory: ObjCBool = false
-            if FileManager.default.fileExists(atPath: input, isDirectory: &isDirectory), isDirectory.boolValue {
+            var isDirectory = false
+            if FileManager.default.fileExists(atPath: input, isDirectory: &isDirectory), isDirectory {
                 let session = try userFacing { try SnapshotInput.session(input) }
                 let options = try analysis.options()
                 for series in session.series {

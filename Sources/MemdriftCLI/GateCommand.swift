@@ -1,5 +1,4 @@
 import ArgumentParser
-import Foundation
 
 extension Memdrift {
     /// `memdrift gate`: pass or fail an endurance run.

@@ -1,5 +1,5 @@
 import ArgumentParser
-import Foundation
+import Glibc
 import MemdriftCore
 import MemdriftRecording
 
@@ -24,7 +24,7 @@ struct Memdrift: ParsableCommand {
             var command = try parseAsRoot()
             try command.run()
         } catch let code as ExitCode {
-            Foundation.exit(code.rawValue)  // the target's own code, whatever it is
+            Glibc.exit(code.rawValue)  // the target's own code, whatever it is
         } catch let error as UserFacingError {
             fail(error.message, code: error.exitCode)
         } catch {
@@ -38,8 +38,8 @@ struct Memdrift: ParsableCommand {
     }
 
     static func fail(_ message: String, code: Int32) -> Never {
-        FileHandle.standardError.write(Data("memdrift: \(message)\n".utf8))
-        Foundation.exit(code)
+        StandardError.write("memdrift: \(message)\n")
+        Glibc.exit(code)
     }
 }
 

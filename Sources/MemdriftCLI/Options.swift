@@ -1,5 +1,5 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
 import MemdriftAnalysis
 import MemdriftCore
 import MemdriftExport
@@ -20,7 +20,7 @@ struct AnalysisOptionGroup: ParsableArguments {
     func options() throws -> AnalysisOptions {
         var options = AnalysisOptions()
         if let warmup {
-            let text = warmup.trimmingCharacters(in: .whitespaces)
+            let text = warmup.trimmingSpacesAndTabs()
             if text.hasSuffix("%") {
                 guard let percent = Double(text.dropLast()), percent >= 0, percent < 100 else {
                     throw UserFacingError(
@@ -82,7 +82,7 @@ struct GateOptionGroup: ParsableArguments {
     }
 
     static func growthLimit(_ text: String) throws -> GrowthLimit {
-        let t = text.trimmingCharacters(in: .whitespaces)
+        let t = text.trimmingSpacesAndTabs()
         if t.hasSuffix("%") {
             guard let percent = Double(t.dropLast()), percent >= 0 else {
                 throw ValidationError("invalid growth limit '\(text)': expected a size such as 50MiB or a percentage such as 20%")
@@ -95,7 +95,7 @@ struct GateOptionGroup: ParsableArguments {
     static func verdicts(_ text: String) throws -> Set<ProcessVerdict> {
         var result: Set<ProcessVerdict> = []
         for part in text.split(separator: ",") {
-            let name = part.trimmingCharacters(in: .whitespaces)
+            let name = part.trimmingSpacesAndTabs()
             guard let verdict = ProcessVerdict(rawValue: name), verdict != .stable else {
                 throw ValidationError("invalid verdict '\(name)': expected leak, growth or inconclusive")
             }
@@ -112,7 +112,7 @@ struct GateOptionGroup: ParsableArguments {
             do {
                 try Data(JUnitXML.render(result, session: analysis.path).utf8).write(to: URL(fileURLWithPath: junit))
             } catch {
-                throw UserFacingError(message: "cannot write JUnit XML to \(junit): \(error.localizedDescription)", exitCode: 2)
+                throw UserFacingError(message: "cannot write JUnit XML to \(junit): \(error.fileErrorReason)", exitCode: 2)
             }
         }
         return result.passed ? 0 : 1

@@ -1,5 +1,5 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
 import MemdriftCore
 import MemdriftExport
 
@@ -29,8 +29,8 @@ extension Memdrift {
         mutating func run() throws {
             var builder = PprofBuilder(stacks: analysis.stackSymbolizer())
             let baseSnapshot = try base.map { path in try userFacing { try SnapshotReader.read(path: path) } }
-            var isDirectory: ObjCBool = false
-            if FileManager.default.fileExists(atPath: input, isDirectory: &isDirectory), isDirectory.boolValue {
+            var isDirectory = false
+            if FileManager.default.fileExists(atPath: input, isDirectory: &isDirectory), isDirectory {
                 let session = try userFacing { try SnapshotInput.session(input) }
                 for series in session.series {
                     guard let last = series.snapshotPaths.last else { continue }
@@ -47,7 +47,7 @@ extension Memdrift {
             do {
                 try Data(bytes).write(to: URL(fileURLWithPath: output))
             } catch {
-                throw UserFacingError(message: "cannot write \(output): \(error.localizedDescription)", exitCode: 2)
+                throw UserFacingError(message: "cannot write \(output): \(error.fileErrorReason)", exitCode: 2)
             }
         }
     }

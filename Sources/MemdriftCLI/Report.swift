@@ -1,5 +1,6 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
+import MemdriftCore
 import MemdriftExport
 
 extension Memdrift {
@@ -29,7 +30,7 @@ extension Memdrift {
         mutating func run() throws {
             let result = try analysis.analyze(session)
             if let html {
-                let stamp = ISO8601DateFormatter().string(from: Date())
+                let stamp = Timestamp.iso8601(Date())
                 let data = try userFacing {
                     try HTMLReportBuilder.data(
                         for: result, options: try analysis.options(), stacks: analysis.stackSymbolizer(), generatedAt: stamp)
@@ -37,7 +38,7 @@ extension Memdrift {
                 do {
                     try Data(HTMLReport.render(data).utf8).write(to: URL(fileURLWithPath: html))
                 } catch {
-                    throw UserFacingError(message: "cannot write \(html): \(error.localizedDescription)", exitCode: 2)
+                    throw UserFacingError(message: "cannot write \(html): \(error.fileErrorReason)", exitCode: 2)
                 }
             }
             print(json ? ReportJSON.render(result) : ReportText().render(result), terminator: "")

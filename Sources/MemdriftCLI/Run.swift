@@ -1,5 +1,4 @@
 import ArgumentParser
-import Foundation
 import MemdriftAnalysis
 import MemdriftCore
 import MemdriftRecording
@@ -87,7 +86,7 @@ extension Memdrift {
                 if gate { throw error }
                 throw ExitCode(result.exitCode)
             }
-            if !quiet { FileHandle.standardError.write(Data(Self.verdictLine(verdict).utf8)) }
+            if !quiet { StandardError.write(Self.verdictLine(verdict)) }
             guard gate else { throw ExitCode(result.exitCode) }
             throw ExitCode(try thresholds.apply(to: verdict))
         }

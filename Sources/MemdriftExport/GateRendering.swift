@@ -1,4 +1,3 @@
-import Foundation
 import MemdriftAnalysis
 
 /// The human outcome of a gate, naming failing checks and call sites.
@@ -30,7 +29,7 @@ public enum JUnitXML {
                 out += "/>\n"
             } else {
                 out +=
-                    ">\n      <failure message=\"\(escape(c.message))\" type=\"memdrift.\(escape(c.name.replacingOccurrences(of: " ", with: "_")))\">\(escape(c.command + "\n" + c.message))</failure>\n    </testcase>\n"
+                    ">\n      <failure message=\"\(escape(c.message))\" type=\"memdrift.\(escape(c.name.replacing(" ", with: "_")))\">\(escape(c.command + "\n" + c.message))</failure>\n    </testcase>\n"
             }
         }
         out += "  </testsuite>\n</testsuites>\n"

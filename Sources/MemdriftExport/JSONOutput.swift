@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import MemdriftSymbolization
 
 /// Encodes report structures as stable, pretty-printed JSON.

@@ -1,4 +1,6 @@
-import Foundation
+import FoundationEssentials
+import Glibc
+import MemdriftCore
 
 /// Why LD_PRELOAD cannot put the tracker into a program, found before it is started.
 public enum PreloadObstacle: Equatable, Sendable {
@@ -67,16 +69,17 @@ struct ELFProgramHeaders {
 
     /// Reads the header and program header table; nil for anything that is not a complete ELF file.
     init?(path: String) {
-        guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
-        defer { try? handle.close() }
-        guard let header = try? handle.read(upToCount: 64), header.count >= 52, header.starts(with: [0x7F, 0x45, 0x4C, 0x46]),
+        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        guard let header = readUpTo(64, from: fd, at: 0), header.count >= 52, header.starts(with: [0x7F, 0x45, 0x4C, 0x46]),
             header[4] == 1 || header[4] == 2, header[5] == 1 || header[5] == 2
         else { return nil }
         let is64 = header[4] == 2, little = header[5] == 1
         guard header.count >= (is64 ? 64 : 52) else { return nil }
-        func integer(_ bytes: Data, _ offset: Int, _ size: Int) -> UInt64 {
+        func integer(_ bytes: [UInt8], _ offset: Int, _ size: Int) -> UInt64 {
             var value: UInt64 = 0
-            for i in 0..<size { value = value << 8 | UInt64(bytes[bytes.startIndex + offset + (little ? size - 1 - i : i)]) }
+            for i in 0..<size { value = value << 8 | UInt64(bytes[offset + (little ? size - 1 - i : i)]) }
             return value
         }
         fileType = integer(header, 16, 2)
@@ -84,8 +87,8 @@ struct ELFProgramHeaders {
         let tableOffset = is64 ? integer(header, 32, 8) : integer(header, 28, 4)
         let entrySize = Int(is64 ? integer(header, 54, 2) : integer(header, 42, 2))
         let count = Int(is64 ? integer(header, 56, 2) : integer(header, 44, 2))
-        guard count > 0, count <= 4096, entrySize >= 4, entrySize <= 256, (try? handle.seek(toOffset: tableOffset)) != nil,
-            let table = try? handle.read(upToCount: entrySize * count), table.count == entrySize * count
+        guard count > 0, count <= 4096, entrySize >= 4, entrySize <= 256, let tableStart = Int(exactly: tableOffset),
+            let table = readUpTo(entrySize * count, from: fd, at: tableStart), table.count == entrySize * count
         else { return nil }
         segmentTypes = (0..<count).map { UInt32(integer(table, $0 * entrySize, 4)) }
     }

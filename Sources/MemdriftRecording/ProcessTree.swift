@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// The live descendants of a process, read from /proc.
 enum ProcessTree {

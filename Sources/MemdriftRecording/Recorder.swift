@@ -1,5 +1,6 @@
 import CMemdriftSupport
-import Foundation
+import FoundationEssentials
+import Glibc
 import MemdriftCore
 
 /// What `memdrift run` should do.
@@ -36,7 +37,6 @@ public struct RunResult: Sendable {
 /// Runs a command under the tracker, shows progress, stops it on time and summarizes the session.
 public final class Recorder {
     private let options: RunOptions
-    private let errorOutput = FileHandle.standardError
     private let isTerminal = isatty(STDERR_FILENO) == 1
     private var statusShown = false
     public var summary = RunSummary()
@@ -79,7 +79,7 @@ public final class Recorder {
         clearStatus()
         if !options.quiet {
             let text = (try? summary.render(sessionPath: sessionPath, mainPID: pid)) ?? "memdrift: session \(sessionPath)\n"
-            errorOutput.write(Data(text.utf8))
+            StandardError.write(text)
         }
         return RunResult(sessionPath: sessionPath, exitCode: status, pid: pid)
     }
@@ -240,21 +240,21 @@ public final class Recorder {
 
     private func showStatus(_ line: String) {
         if isTerminal {
-            errorOutput.write(Data(("\r" + line + "\u{1B}[K").utf8))
+            StandardError.write("\r" + line + "\u{1B}[K")
             statusShown = true
         } else {
-            errorOutput.write(Data((line + "\n").utf8))
+            StandardError.write(line + "\n")
         }
     }
 
     private func clearStatus() {
         guard statusShown else { return }
-        errorOutput.write(Data("\r\u{1B}[K".utf8))
+        StandardError.write("\r\u{1B}[K")
         statusShown = false
     }
 
     private func note(_ text: String) {
         clearStatus()
-        errorOutput.write(Data("memdrift: \(text)\n".utf8))
+        StandardError.write("memdrift: \(text)\n")
     }
 }

@@ -1,5 +1,7 @@
 import CMemdriftSupport
-import Foundation
+import FoundationEssentials
+import Glibc
+import MemdriftCore
 
 /// Creates the private directory a run writes its session into.
 public enum SessionDirectory {
@@ -9,7 +11,7 @@ public enum SessionDirectory {
         var buffer = [CChar](repeating: 0, count: 32)
         let length = mds_format_time(Int64(date.timeIntervalSince1970), "%Y%m%d-%H%M%S", 0, &buffer, Int32(buffer.count))
         let stamp = String(decoding: buffer.prefix(Int(length)).map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        let base = (command as NSString).lastPathComponent
+        let base = Path.lastComponent(of: command)
         let safe = String(base.map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" || $0 == "." ? $0 : "_" })
         return "memdrift-\(safe.isEmpty ? "run" : safe)-\(stamp)"
     }

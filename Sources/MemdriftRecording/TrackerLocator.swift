@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import MemdriftCore
 
 /// Finds libmemdrift-preload.so: an explicit path, else next to the memdrift executable.
 public enum TrackerLocator {
@@ -14,9 +15,9 @@ public enum TrackerLocator {
             }
             return absolute
         }
-        let directory = (executablePath as NSString).deletingLastPathComponent
-        let candidates = [directory, (directory as NSString).appendingPathComponent("../lib")].flatMap { dir in
-            fileNames.map { ((dir as NSString).appendingPathComponent($0) as NSString).standardizingPath }
+        let directory = Path.deletingLastComponent(of: executablePath)
+        let candidates = [directory, Path.join(directory, "../lib")].flatMap { dir in
+            fileNames.map { Path.canonical(Path.join(dir, $0)) }
         }
         guard let found = candidates.first(where: { FileManager.default.isReadableFile(atPath: $0) }) else {
             throw .trackerNotFound(searched: candidates)
@@ -45,6 +46,6 @@ public enum TrackerLocator {
     }
 
     static func absolutePath(_ path: String) -> String {
-        path.hasPrefix("/") ? path : (FileManager.default.currentDirectoryPath as NSString).appendingPathComponent(path)
+        path.hasPrefix("/") ? path : Path.join(FileManager.default.currentDirectoryPath, path)
     }
 }

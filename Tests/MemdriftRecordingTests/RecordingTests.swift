@@ -143,4 +143,21 @@ func makeTemporaryDirectory() throws -> String {
             #expect(throws: RecordingError.self, "\(bad)") { try TrackerLocator.validate(bad) }
         }
     }
+
+    /// Offsets are file data: one past the range of off_t is a bad file, not a trap.
+    @Test func programHeaderOffsetsBeyondAnyFileAreRejected() throws {
+        let dir = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var header = [UInt8](repeating: 0, count: 64)
+        header.replaceSubrange(0..<7, with: [0x7F, 0x45, 0x4C, 0x46, 2, 1, 1])
+        header[16] = 3  // ET_DYN
+        header[54] = 56  // e_phentsize
+        header[56] = 2  // e_phnum
+        for offset: UInt64 in [0xFFFF_FFFF_FFFF_FF00, 0x7FFF_FFFF_FFFF_FF00] {
+            withUnsafeBytes(of: offset.littleEndian) { header.replaceSubrange(32..<40, with: $0) }
+            try Data(header).write(to: URL(fileURLWithPath: "\(dir)/far.so"))
+            #expect(ELFProgramHeaders(path: "\(dir)/far.so") == nil)
+            #expect(throws: RecordingError.self) { try TrackerLocator.validate("\(dir)/far.so") }
+        }
+    }
 }

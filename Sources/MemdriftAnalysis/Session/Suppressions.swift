@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import MemdriftCore
 import MemdriftSymbolization
 
 /// Call sites the user has accepted, in LeakSanitizer's format: one `leak:PATTERN` per line.
@@ -15,13 +16,13 @@ public struct Suppressions: Sendable {
     /// Parses suppressions text; `path` names the file in errors.
     public init(text: String, path: String) throws(SuppressionError) {
         for (number, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let line = raw.trimmingCharacters(in: .whitespaces)
+            let line = raw.trimmingSpacesAndTabs()
             if line.isEmpty || line.hasPrefix("#") { continue }
             guard let colon = line.firstIndex(of: ":") else {
                 throw SuppressionError(path: path, line: number + 1, message: "expected 'leak:PATTERN', found '\(line)'")
             }
             let kind = line[..<colon]
-            let pattern = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+            let pattern = line[line.index(after: colon)...].trimmingSpacesAndTabs()
             guard kind == "leak" else {
                 throw SuppressionError(
                     path: path, line: number + 1,
@@ -70,7 +71,7 @@ public struct Suppressions: Sendable {
             if i == pieces.count - 1 && anchoredEnd {
                 return rest.hasSuffix(piece)
             }
-            guard let found = rest.range(of: piece) else { return false }
+            guard let found = rest.firstRange(of: piece) else { return false }
             rest = rest[found.upperBound...]
         }
         return !anchoredEnd || pieces.last?.isEmpty == true || rest.isEmpty

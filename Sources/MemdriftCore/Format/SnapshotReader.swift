@@ -209,20 +209,8 @@ public enum SnapshotReader {
 
     /// Up to `count` bytes at `offset` (fewer only when the file is shorter than it said).
     private static func readBytes(_ fd: Int32, at offset: Int, count: Int, path: String) throws(FormatError) -> [UInt8] {
-        var bytes = [UInt8](repeating: 0, count: max(count, 0))
-        var done = 0
-        while done < count {
-            let n = bytes.withUnsafeMutableBytes { buffer in
-                buffer.baseAddress.map { pread(fd, $0 + done, count - done, off_t(offset + done)) } ?? 0
-            }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw .unreadable(path: path, reason: systemError())
-            }
-            if n == 0 { break }
-            done += n
-        }
-        return Array(bytes.prefix(done))
+        guard let bytes = readUpTo(count, from: fd, at: offset) else { throw .unreadable(path: path, reason: systemError()) }
+        return bytes
     }
 }
 

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// A session directory: one series of snapshots per traced process image.
 ///
@@ -16,11 +17,11 @@ public struct Session: Sendable {
 
     /// Lists the series of the session at `path`.
     public static func open(_ path: String) throws(FormatError) -> Session {
-        var isDirectory: ObjCBool = false
+        var isDirectory = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
             throw .unreadable(path: path, reason: "no such file or directory")
         }
-        guard isDirectory.boolValue else { throw .notASession(path: path) }
+        guard isDirectory else { throw .notASession(path: path) }
         let names: [String]
         do {
             names = try FileManager.default.contentsOfDirectory(atPath: path)
@@ -30,11 +31,11 @@ public struct Session: Sendable {
         var series: [SnapshotSeries] = []
         for name in names {
             guard let (pid, image) = SnapshotSeries.parseName(name) else { continue }
-            let directory = (path as NSString).appendingPathComponent(name)
+            let directory = Path.join(path, name)
             let files = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
             let snapshots = files.compactMap { file -> (UInt64, String)? in
                 guard let sequence = SnapshotSeries.parseSnapshotName(file) else { return nil }
-                return (sequence, (directory as NSString).appendingPathComponent(file))
+                return (sequence, Path.join(directory, file))
             }.sorted { $0.0 < $1.0 }.map(\.1)
             if !snapshots.isEmpty {
                 series.append(SnapshotSeries(name: name, pid: pid, image: image, snapshotPaths: snapshots))
@@ -59,28 +60,23 @@ public struct Session: Sendable {
             let started: String
             let interval_seconds: Double
         }
-        var moment = time_t(start.timeIntervalSince1970)
-        var parts = tm()
-        var buffer = [CChar](repeating: 0, count: 32)
-        // strftime, not ISO8601DateFormatter: loading ICU would add tens of milliseconds to every run.
-        let length = gmtime_r(&moment, &parts) == nil ? 0 : strftime(&buffer, buffer.count, "%Y-%m-%dT%H:%M:%SZ", &parts)
-        let started = String(decoding: buffer.prefix(length).map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        let description = Description(command: command, started: started, interval_seconds: intervalSeconds)
-        let path = (sessionPath as NSString).appendingPathComponent(descriptionFileName)
+        let description = Description(
+            command: command, started: Timestamp.iso8601(start), interval_seconds: intervalSeconds)
+        let path = Path.join(sessionPath, descriptionFileName)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         guard let data = try? encoder.encode(description) else { throw .unreadable(path: path, reason: "cannot encode") }
-        let fd = Foundation.open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        let fd = Glibc.open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw .unreadable(path: path, reason: systemError()) }
         defer { close(fd) }
-        let written = data.withUnsafeBytes { Foundation.write(fd, $0.baseAddress, $0.count) }
+        let written = data.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
         guard written == data.count else { throw .unreadable(path: path, reason: systemError()) }
     }
 
     /// Asks every process of the session at `path` to write a snapshot within about 0.1 s.
     public static func requestSnapshot(sessionPath: String) throws(FormatError) {
-        let trigger = (sessionPath as NSString).appendingPathComponent(triggerFileName)
-        let fd = Foundation.open(trigger, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_TRUNC, 0o600)
+        let trigger = Path.join(sessionPath, triggerFileName)
+        let fd = Glibc.open(trigger, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_TRUNC, 0o600)
         guard fd >= 0 else { throw .unreadable(path: trigger, reason: systemError()) }
         defer { close(fd) }
         // The tracker compares modification times; set it explicitly in case the clock is coarse.

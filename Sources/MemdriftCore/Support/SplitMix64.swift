@@ -1,4 +1,4 @@
-import Foundation
+import Glibc
 
 /// A small, fast, deterministic random generator (SplitMix64): reproducible estimates and test data.
 public struct SplitMix64: RandomNumberGenerator, Sendable {

@@ -1,4 +1,4 @@
-import Foundation
+import MemdriftCore
 
 /// Escaping for text that goes into the HTML report.
 enum HTMLEscaping {
@@ -55,7 +55,7 @@ enum HTMLUnits {
             unit += 1
         }
         let digits = unit == 0 ? 0 : x < 10 ? 2 : x < 100 ? 1 : 0
-        return (value < 0 ? "−" : "") + String(format: "%.\(digits)f", x) + " " + byteUnits[unit]
+        return (value < 0 ? "−" : "") + String(x, decimals: digits) + " " + byteUnits[unit]
     }
 
     /// Bytes with an explicit sign, for growth that may be negative.
@@ -75,7 +75,7 @@ enum HTMLUnits {
         let s = abs(seconds)
         let sign = seconds < 0 ? "−" : ""
         if s < 60 {
-            return sign + (s < 10 && s != s.rounded() ? String(format: "%.1f s", s) : String(format: "%.0f s", s))
+            return sign + String(s, decimals: s < 10 && s != s.rounded() ? 1 : 0) + " s"
         }
         if s < 3600 {
             let total = Int(s.rounded())

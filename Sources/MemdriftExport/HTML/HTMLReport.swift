@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// Renders `HTMLReportData` as one self-contained HTML file: inline CSS and script, no network.
 ///
@@ -206,7 +206,7 @@ public enum HTMLReport {
 
     /// Splits "function (file:line)" at its last " (", so a function's own parentheses stay.
     static func splitFrame(_ frame: String) -> (function: String, location: String?) {
-        guard frame.hasSuffix(")"), let open = frame.range(of: " (", options: .backwards) else {
+        guard frame.hasSuffix(")"), let open = frame.ranges(of: " (").last else {
             return (frame, nil)
         }
         let location = frame[open.upperBound..<frame.index(before: frame.endIndex)]

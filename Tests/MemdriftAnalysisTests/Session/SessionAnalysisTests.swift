@@ -120,6 +120,12 @@ private let cache = (0..<40).map { UInt64(min($0, 10) * 50_000) }
         #expect(s.match([frame]) == "plugin.c")
         #expect(s.match([SymbolizedFrame(function: "g", modulePath: "/lib/libq.so", address: 1)]) == nil)
     }
+
+    /// Lines are trimmed of spaces and tabs, not of line breaks.
+    @Test func trimsSpacesAndTabsOnly() throws {
+        let s = try Suppressions(text: "\u{3000}leak:\tfoo\u{85} \n leak: bar\u{2003}\n", path: "x")
+        #expect(s.patterns == ["foo\u{85}", "bar"])
+    }
 }
 
 @Suite struct SnapshotDiffTests {

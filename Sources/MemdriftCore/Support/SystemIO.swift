@@ -1,0 +1,40 @@
+import Glibc
+
+/// Up to `count` bytes at `offset` of the open file `fd`, reading again after interrupted and
+/// partial reads: fewer bytes only when the file ends first. Nil, with errno left set, when a
+/// read fails.
+public func readUpTo(_ count: Int, from fd: Int32, at offset: Int) -> [UInt8]? {
+    var bytes = [UInt8](repeating: 0, count: max(count, 0))
+    var done = 0
+    while done < count {
+        let n = bytes.withUnsafeMutableBytes { buffer in
+            buffer.baseAddress.map { pread(fd, $0 + done, count - done, off_t(offset + done)) } ?? 0
+        }
+        if n < 0 {
+            if errno == EINTR { continue }
+            return nil
+        }
+        if n == 0 { break }
+        done += n
+    }
+    return Array(bytes.prefix(done))
+}
+
+/// The process's standard error, written without buffering.
+public enum StandardError {
+    /// Writes all of `text`, retrying interrupted and partial writes.
+    ///
+    /// A failed write is dropped: with stderr closed there is nowhere to report it.
+    public static func write(_ text: String) {
+        let bytes = Array(text.utf8)
+        var done = 0
+        while done < bytes.count {
+            let n = bytes.withUnsafeBytes { buffer in
+                buffer.baseAddress.map { Glibc.write(STDERR_FILENO, $0 + done, buffer.count - done) } ?? 0
+            }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { return }
+            done += n
+        }
+    }
+}
