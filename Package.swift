@@ -60,7 +60,8 @@ let package = Package(
             dependencies: [
                 "MemdriftCore", "MemdriftRecording", "MemdriftSymbolization", "MemdriftAnalysis", "MemdriftExport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ]),
+            ],
+            linkerSettings: [.unsafeFlags(["-static-stdlib", "-l_FoundationCShims", "-l_FoundationCollections"])]),
 
         .executableTarget(
             name: "memdrift-bench", dependencies: ["MemdriftCore", "MemdriftSymbolization", "MemdriftAnalysis"],
