@@ -22,7 +22,11 @@ static __thread uint64_t rng __attribute__((tls_model("initial-exec")));
 static double md_exp(double x) {
     if (x < -700) return 0;
     const double ln2 = 0.6931471805599453;
-    double k = __builtin_floor(x / ln2 + 0.5);
+    /* Round to nearest by hand: the tracker must not need libm, which not every program loads. */
+    double t = x / ln2 + 0.5;
+    int64_t ki = (int64_t)t;
+    if ((double)ki > t) ki--;
+    double k = (double)ki;
     double r = x - k * ln2, term = 1, sum = 1;
     for (int i = 1; i < 14; i++) {
         term *= r / i;
@@ -31,7 +35,7 @@ static double md_exp(double x) {
     union {
         double d;
         uint64_t u;
-    } scale = {.u = (uint64_t)((int64_t)k + 1023) << 52};
+    } scale = {.u = (uint64_t)(ki + 1023) << 52};
     return sum * scale.d;
 }
 

@@ -19,6 +19,19 @@ import Testing
         #expect(last.figures[.threadsSeen] >= 5)
     }
 
+    /// The tracker goes into programs that load nothing but libc: every symbol it needs must come
+    /// from glibc (versioned) or from libunwind, never from libm or another library.
+    @Test func theTrackerNeedsOnlyLibcAndLibunwind() throws {
+        let symbols = try launch("/usr/bin/nm", ["-D", "--undefined-only", Built.tracker])
+        try #require(symbols.status == 0)
+        for line in symbols.stdoutText.split(separator: "\n") {
+            let fields = line.split(separator: " ")
+            guard fields.count == 2, fields[0] == "U" else { continue }
+            let name = fields[1]
+            #expect(name.contains("@GLIBC_") || name.hasPrefix("_U") || name.hasPrefix("unw_"), "\(name)")
+        }
+    }
+
     @Test func everyAllocationEntryPointKeepsItsContractAndIsCounted() throws {
         let program = Built.path("alloc-api")
         let (outcome, session) = try record([program])
