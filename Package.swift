@@ -4,7 +4,7 @@ import PackageDescription
 // The tracker is preloaded into other processes: C only, no Swift runtime, no start files.
 let trackerFlags: [CSetting] = [
     .define("_GNU_SOURCE"),
-    .unsafeFlags(["-O2", "-fvisibility=hidden", "-ftls-model=initial-exec", "-fno-omit-frame-pointer", "-Wall", "-Wextra"]),
+    .unsafeFlags(["-O2", "-fvisibility=hidden", "-ftls-model=initial-exec", "-fno-omit-frame-pointer", "-fno-plt", "-Wall", "-Wextra"]),
 ]
 
 // Examples keep every call frame so their stacks are predictable, and every malloc/free pair:

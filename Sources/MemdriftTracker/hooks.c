@@ -46,8 +46,29 @@ static inline int tracking(void) {
     return atomic_load_explicit(&md_state, memory_order_relaxed) == MD_ACTIVE && !md_guard;
 }
 
-/* Whether an allocation of `size` bytes is recorded: always in exact mode, by chance when sampling. */
-static inline int wanted(size_t size) { return tracking() && (md_sample_rate == 0 || md_sample(size)); }
+/* Bytes a thread allocates untracked before it looks again whether tracking started. */
+#define UNTRACKED_RECHECK (1 << 20)
+
+/* The countdown crossed zero: record this allocation, or not. */
+static __attribute__((noinline)) int crossed(void) {
+    if (!tracking()) {
+        if (!md_guard) md_countdown = UNTRACKED_RECHECK; /* inside the tracker: decide on the next call */
+        return 0;
+    }
+    if (md_sample_rate == 0) {
+        md_countdown = 0;
+        return 1;
+    }
+    return md_sample_crossed();
+}
+
+/* Whether an allocation of `size` bytes is recorded: always in exact mode, by chance when
+ * sampling. One thread-local countdown covers every case, so the common path of sampled and
+ * untracked processes is a subtraction and a test. */
+static inline int wanted(size_t size) {
+    md_countdown -= (int64_t)size;
+    return MD_LIKELY(md_countdown > 0) ? 0 : crossed();
+}
 
 static inline uint64_t *tag_of(void *p) { return (uint64_t *)p - 2; }
 static inline int is_tagged(void *p) { return tags_in_use && (tag_of(p)[1] & TAG_MARK) != 0; }
@@ -107,17 +128,31 @@ static void *recorded_malloc(size_t size) {
     return block ? record(block, TAG_SHIFT, size) : NULL;
 }
 
-static void release(void *p) {
-    if (is_tagged(p)) {
-        forget(p);
-        p = block_of(p);
-    }
-    __libc_free(p);
+/* Frees a tagged block: credits its stack, hands glibc its own pointer. Out of line, so free's
+ * common path (an untagged block) stays a test and a jump. */
+static __attribute__((noinline)) void release_tagged(void *p) {
+    forget(p);
+    __libc_free(block_of(p));
+}
+
+static inline void release(void *p) {
+    if (is_tagged(p))
+        release_tagged(p);
+    else
+        __libc_free(p);
 }
 
 static inline void *allocate(size_t size) { return wanted(size) ? recorded_malloc(size) : __libc_malloc(size); }
 
-MD_EXPORT void *malloc(size_t size) { return allocate(size); }
+static __attribute__((noinline)) void *allocate_counted_down(size_t size) {
+    return crossed() ? recorded_malloc(size) : __libc_malloc(size);
+}
+
+/* The countdown written out here, so the common path needs no registers saved. */
+MD_EXPORT void *malloc(size_t size) {
+    md_countdown -= (int64_t)size;
+    return MD_LIKELY(md_countdown > 0) ? __libc_malloc(size) : allocate_counted_down(size);
+}
 
 MD_EXPORT void free(void *p) {
     if (p) release(p);

@@ -298,6 +298,7 @@ __attribute__((constructor)) static void at_load(void) {
     trigger_changed(); /* a trigger older than this process is not a request */
     pthread_atfork(before_fork, after_fork_parent, after_fork_child);
     atomic_store(&md_state, MD_ACTIVE);
+    md_countdown = 0; /* this thread's earlier allocations set it to recheck much later */
     start_writer();
     md_guard = 0;
 }

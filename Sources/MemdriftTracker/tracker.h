@@ -122,14 +122,12 @@ void md_stacks_unlock_after_fork(int child);
 /* Mean bytes between samples; 0 in exact mode, where every allocation is recorded. */
 extern uint64_t md_sample_rate;
 void md_sampling_init(uint64_t rate);
-/* Bytes this thread allocates before its next sample. */
+/* Bytes this thread allocates before the malloc hooks look again (hooks.c): its next sample, 0 in
+ * exact mode, a recheck interval while tracking is off. */
 extern __thread int64_t md_countdown __attribute__((tls_model("initial-exec")));
+/* Draws the next sampling interval after the countdown crossed zero; returns 1 (record this one).
+ * Thread-local only; allocation-free. */
 int md_sample_crossed(void);
-/* Whether to record an allocation of `size` bytes. Thread-local only; allocation-free. */
-static inline int md_sample(size_t size) {
-    md_countdown -= (int64_t)size;
-    return MD_LIKELY(md_countdown > 0) ? 0 : md_sample_crossed();
-}
 /* The estimate one sample of `size` bytes stands for. */
 void md_sample_weights(uint64_t size, uint64_t *bytes, uint64_t *count);
 
