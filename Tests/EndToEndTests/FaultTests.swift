@@ -181,23 +181,33 @@ import Testing
         #expect(refused.stderrText.split(separator: "\n").count == 1 && refused.stderrText.contains("is not a directory"))
     }
 
-    @Test func aPreloadedJemallocNeitherCrashesNorHidesMalloc() throws {
-        let library = "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2"
+    /// fault-threads with `library` preloaded, plain and under `memdrift run` (which puts the tracker
+    /// first); nil when the library is not installed.
+    private func runWithPreloadedAllocator(_ library: String, package: String) throws
+        -> (plain: Outcome, traced: Outcome, session: String)?
+    {
         guard FileManager.default.fileExists(atPath: library) else {
-            print("FaultTests: skipping jemalloc: not installed (scripts/setup.sh libjemalloc2)")
-            return
+            print("FaultTests: skipping \(library): not installed (scripts/setup.sh \(package))")
+            return nil
         }
         let program = Built.path("fault-threads")
         let plain = try launch(program, ["200"], environment: ["LD_PRELOAD": library])
         let session = try scratchDirectory() + "/session"
         let traced = try launch(
             Built.memdrift, ["run", "-q", "-o", session, "--", program, "200"], environment: ["LD_PRELOAD": library])
+        return (plain, traced, session)
+    }
+
+    @Test func aPreloadedJemallocNeitherCrashesNorHidesMalloc() throws {
+        let library = "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2"
+        guard let (plain, traced, session) = try runWithPreloadedAllocator(library, package: "libjemalloc2") else { return }
         #expect(traced.status == 0 && plain.status == 0, "\(traced.stderrText)")
         #expect(traced.stdout == plain.stdout)
         #expect(traced.stderr == plain.stderr)
         // The tracker comes first in LD_PRELOAD, so malloc and free resolve to it and glibc serves
         // them; what jemalloc gets through its own entry points is not seen.
         let last = try #require(try Session.open(session).series.first?.loadSnapshots().last)
+        let program = Built.path("fault-threads")
         let stacks = last.stacks(withLeafIn: try symbolRange("thread_work", in: program), module: "fault-threads")
         #expect(stacks.reduce(0) { $0 + $1.allocatedCount } == 200 * 17)
         #expect(last.modules.contains { $0.name == "libjemalloc.so.2" })
@@ -205,15 +215,8 @@ import Testing
 
     @Test func tcmallocServingMallocIsSaidOnceAndTheProgramRunsUntracked() throws {
         let library = "/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4"
-        guard FileManager.default.fileExists(atPath: library) else {
-            print("FaultTests: skipping tcmalloc: not installed (scripts/setup.sh libtcmalloc-minimal4)")
-            return
-        }
-        let program = Built.path("fault-threads")
-        let plain = try launch(program, ["200"], environment: ["LD_PRELOAD": library])
-        let session = try scratchDirectory() + "/session"
-        let traced = try launch(
-            Built.memdrift, ["run", "-q", "-o", session, "--", program, "200"], environment: ["LD_PRELOAD": library])
+        guard let (plain, traced, session) = try runWithPreloadedAllocator(library, package: "libtcmalloc-minimal4")
+        else { return }
         // gperftools defines glibc's __libc_malloc too: its blocks cannot carry the tracker's tags.
         #expect(traced.status == 0 && plain.status == 0)
         #expect(traced.stdout == plain.stdout)
