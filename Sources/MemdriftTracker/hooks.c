@@ -13,9 +13,7 @@
  */
 #include <dlfcn.h>
 #include <errno.h>
-#include <link.h>
 #include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -83,8 +81,8 @@ static void *record(void *block, unsigned shift, size_t size) {
     uintptr_t addresses[MD_MAX_DEPTH];
     int n = md_unwind_capture(addresses, md_config.depth);
     uint32_t stack = md_stacks_intern(addresses, n);
-    uint64_t bytes = size, count = 1;
-    if (md_sample_rate) md_sample_weights(size, &bytes, &count);
+    uint64_t bytes, count;
+    md_sample_weights(size, &bytes, &count);
     md_count_alloc(stack, bytes, count, (uint64_t)1 << shift);
     md_guard = 0;
     void *p = (char *)block + ((size_t)1 << shift);
@@ -97,9 +95,9 @@ static void *record(void *block, unsigned shift, size_t size) {
 static void forget(void *p) {
     uint64_t word = tag_of(p)[1];
     if (!(word & TAG_COUNTED) || !tracking()) return;
-    uint64_t size = tag_of(p)[0], bytes = size, count = 1;
+    uint64_t bytes, count;
     md_guard = 1;
-    if (md_sample_rate) md_sample_weights(size, &bytes, &count);
+    md_sample_weights(tag_of(p)[0], &bytes, &count);
     md_count_free((uint32_t)(word >> 32) & (MD_MAX_STACKS - 1), bytes, count, (uint64_t)1 << tag_shift(word));
     md_guard = 0;
 }
@@ -142,17 +140,17 @@ static inline void release(void *p) {
         __libc_free(p);
 }
 
-static inline void *allocate(size_t size) { return wanted(size) ? recorded_malloc(size) : __libc_malloc(size); }
-
 static __attribute__((noinline)) void *allocate_counted_down(size_t size) {
     return crossed() ? recorded_malloc(size) : __libc_malloc(size);
 }
 
-/* The countdown written out here, so the common path needs no registers saved. */
-MD_EXPORT void *malloc(size_t size) {
+/* wanted() written out, with the decision out of line, so the common path saves no registers. */
+static inline void *allocate(size_t size) {
     md_countdown -= (int64_t)size;
     return MD_LIKELY(md_countdown > 0) ? __libc_malloc(size) : allocate_counted_down(size);
 }
+
+MD_EXPORT void *malloc(size_t size) { return allocate(size); }
 
 MD_EXPORT void free(void *p) {
     if (p) release(p);
@@ -278,25 +276,6 @@ static fexecve_fn real_fexecve;
 static execveat_fn real_execveat;
 static exit_fn real_exit;
 
-typedef struct {
-    uintptr_t address;
-    char path[1024];
-} md_owner;
-
-static int find_owner(struct dl_phdr_info *info, size_t size, void *context) {
-    (void)size;
-    md_owner *o = context;
-    for (int i = 0; i < info->dlpi_phnum; i++) {
-        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-        uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
-        if (ph->p_type == PT_LOAD && o->address >= lo && o->address < lo + ph->p_memsz) {
-            snprintf(o->path, sizeof o->path, "%s", info->dlpi_name[0] ? info->dlpi_name : "the main program");
-            return 1;
-        }
-    }
-    return 0;
-}
-
 const char *md_hooks_init(void) {
     real_execve = (execve_fn)dlsym(RTLD_NEXT, "execve");
     real_execvp = (execvp_fn)dlsym(RTLD_NEXT, "execvp");
@@ -306,11 +285,10 @@ const char *md_hooks_init(void) {
     real_exit = (exit_fn)dlsym(RTLD_NEXT, "_exit");
     /* Another allocator (gperftools' tcmalloc) may define __libc_malloc too, and its blocks have
      * no glibc chunk header before them to tell a tag from. */
-    static md_owner owner;
-    owner.address = (uintptr_t)&__libc_malloc;
-    dl_iterate_phdr(find_owner, &owner);
-    const char *name = strrchr(owner.path, '/') ? strrchr(owner.path, '/') + 1 : owner.path;
-    if (strncmp(name, "libc.so", 7) != 0) return owner.path;
+    md_object owner;
+    if (!md_object_at((uintptr_t)&__libc_malloc, &owner)) return "an unknown object";
+    const char *name = strrchr(owner.name, '/') ? strrchr(owner.name, '/') + 1 : owner.name;
+    if (strncmp(name, "libc.so", 7) != 0) return owner.name[0] ? owner.name : "the main program";
     find_glibc_usable_size();
     tags_in_use = 1;
     return NULL;

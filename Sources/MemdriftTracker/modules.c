@@ -90,6 +90,33 @@ static int same_path(const md_module *m, const char *path, size_t n) {
     return m->path_length == n && (n == 0 || memcmp(paths + m->path_offset, path, n) == 0);
 }
 
+typedef struct {
+    uintptr_t address;
+    md_object *found;
+} md_object_query;
+
+/* Called by dl_iterate_phdr with the loader's lock held: allocation-free. */
+static int find_object(struct dl_phdr_info *info, size_t size, void *context) {
+    (void)size;
+    md_object_query *q = context;
+    uintptr_t start = UINTPTR_MAX, end = 0;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_LOAD) continue;
+        uintptr_t lo = info->dlpi_addr + ph->p_vaddr, hi = lo + ph->p_memsz;
+        if (lo < start) start = lo;
+        if (hi > end) end = hi;
+    }
+    if (q->address < start || q->address >= end) return 0;
+    *q->found = (md_object){.start = start, .end = end, .name = info->dlpi_name};
+    return 1;
+}
+
+int md_object_at(uintptr_t address, md_object *out) {
+    md_object_query q = {.address = address, .found = out};
+    return dl_iterate_phdr(find_object, &q);
+}
+
 /* Called by dl_iterate_phdr with the loader's lock held: allocation-free. */
 static int refresh_one(struct dl_phdr_info *info, size_t size, void *context) {
     md_refresh *r = context;

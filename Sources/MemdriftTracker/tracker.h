@@ -63,6 +63,15 @@ typedef uint64_t md_frame;
 #define MD_FRAME_OFFSET(f) ((f)&0xFFFFFFFFFFFFull)
 #define MD_FRAME_NO_MODULE 0xFFFFu
 
+/* A loaded object's address span (lowest to highest PT_LOAD) and the loader's name for it
+ * ("" for the main program), valid while the object stays loaded. */
+typedef struct {
+    uintptr_t start, end;
+    const char *name;
+} md_object;
+/* Finds the object holding `address`: 1, or 0 when none does. Allocation-free; takes the
+ * loader's lock (dl_iterate_phdr). */
+int md_object_at(uintptr_t address, md_object *out);
 /* Resolves raw return addresses to (module, offset), refreshing the registry when the
  * loader's counters show a dlopen/dlclose. Thread-safe (module lock); allocation-free. */
 void md_modules_resolve(const uintptr_t *addresses, int n, md_frame *out);
@@ -128,7 +137,7 @@ extern __thread int64_t md_countdown __attribute__((tls_model("initial-exec")));
 /* Draws the next sampling interval after the countdown crossed zero; returns 1 (record this one).
  * Thread-local only; allocation-free. */
 int md_sample_crossed(void);
-/* The estimate one sample of `size` bytes stands for. */
+/* The estimate one recorded block of `size` bytes stands for: itself in exact mode. */
 void md_sample_weights(uint64_t size, uint64_t *bytes, uint64_t *count);
 
 /* ---- snapshot.c: the snapshot file ---- */
