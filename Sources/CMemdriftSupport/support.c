@@ -102,10 +102,3 @@ int mds_wait_for_exit(pid_t pid, int milliseconds) {
     struct pollfd p = {.fd = fd, .events = POLLIN};
     return poll(&p, 1, milliseconds) > 0;
 }
-
-int mds_format_time(long long seconds, const char *format, int utc, char *out, int size) {
-    time_t t = (time_t)seconds;
-    struct tm parts;
-    if (!(utc ? gmtime_r(&t, &parts) : localtime_r(&t, &parts))) return 0;
-    return (int)strftime(out, (size_t)size, format, &parts);
-}

@@ -1,4 +1,3 @@
-import CMemdriftSupport
 import FoundationEssentials
 import Glibc
 import MemdriftCore
@@ -7,10 +6,7 @@ import MemdriftCore
 public enum SessionDirectory {
     /// The default name: `memdrift-<command>-<yyyyMMdd-HHmmss>` in the current directory.
     public static func defaultName(command: String, date: Date = Date()) -> String {
-        // strftime, not DateFormatter: loading ICU would add tens of milliseconds to every run.
-        var buffer = [CChar](repeating: 0, count: 32)
-        let length = mds_format_time(Int64(date.timeIntervalSince1970), "%Y%m%d-%H%M%S", 0, &buffer, Int32(buffer.count))
-        let stamp = String(decoding: buffer.prefix(Int(length)).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        let stamp = Timestamp.format(date, "%Y%m%d-%H%M%S", utc: false)
         let base = Path.lastComponent(of: command)
         let safe = String(base.map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" || $0 == "." ? $0 : "_" })
         return "memdrift-\(safe.isEmpty ? "run" : safe)-\(stamp)"

@@ -23,7 +23,4 @@ pid_t mds_spawn(const char *file, char *const argv[], char *const envp[], int *e
  * exited (or cannot be watched), 0 on timeout. Uses a pidfd, so it wakes at once on exit. */
 int mds_wait_for_exit(pid_t pid, int milliseconds);
 
-/* Formats the local time `seconds` with strftime into `out`; returns its length (0 on failure). */
-int mds_format_time(long long seconds, const char *format, int utc, char *out, int size);
-
 #endif

@@ -36,11 +36,15 @@ extension StringProtocol {
 /// add tens of milliseconds to every run.
 public enum Timestamp {
     /// `date` in UTC with the fraction of a second dropped, e.g. `2024-05-01T12:00:00Z`.
-    public static func iso8601(_ date: Date) -> String {
+    public static func iso8601(_ date: Date) -> String { format(date, "%Y-%m-%dT%H:%M:%SZ", utc: true) }
+
+    /// `date` to the second through strftime's `format`, in UTC or in local time.
+    public static func format(_ date: Date, _ format: String, utc: Bool) -> String {
         var moment = time_t(date.timeIntervalSince1970.rounded(.down))
         var parts = tm()
-        var buffer = [CChar](repeating: 0, count: 32)
-        let length = gmtime_r(&moment, &parts) == nil ? 0 : strftime(&buffer, buffer.count, "%Y-%m-%dT%H:%M:%SZ", &parts)
+        var buffer = [CChar](repeating: 0, count: 64)
+        let converted = utc ? gmtime_r(&moment, &parts) : localtime_r(&moment, &parts)
+        let length = converted == nil ? 0 : strftime(&buffer, buffer.count, format, &parts)
         return String(decoding: buffer.prefix(length).map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 }
