@@ -1,0 +1,303 @@
+/// The name of a measured quantity: `rss`, `rss.anon`, `heap.malloc`, `go.inuse`, ...
+public struct MetricName: RawRepresentable, Sendable, Hashable, Comparable, Codable, ExpressibleByStringLiteral,
+    CustomStringConvertible
+{
+    public let rawValue: String
+
+    /// Creates a metric name.
+    public init(rawValue: String) { self.rawValue = rawValue }
+    /// Creates a metric name from a literal.
+    public init(stringLiteral value: String) { self.rawValue = value }
+
+    public var description: String { rawValue }
+
+    public static func < (a: MetricName, b: MetricName) -> Bool { a.rawValue < b.rawValue }
+
+    /// Resident set size (VmRSS) and its parts.
+    public static let rss: MetricName = "rss"
+    public static let rssAnon: MetricName = "rss.anon"
+    public static let rssFile: MetricName = "rss.file"
+    public static let rssShmem: MetricName = "rss.shmem"
+    /// Live bytes the tracker saw allocated through the malloc family.
+    public static let heapMalloc: MetricName = "heap.malloc"
+    /// Live bytes of mappings the program made itself (mmap, mremap), seen by the tracker.
+    public static let heapMapped: MetricName = "heap.mapped"
+    /// Go's live heap (inuse_space) from its own heap profile.
+    public static let goInuse: MetricName = "go.inuse"
+    /// V8's live JavaScript heap from its sampling heap profiler.
+    public static let jsHeap: MetricName = "js.heap"
+
+    /// How reports name the metric.
+    public var title: String {
+        switch self {
+        case .rss: "rss"
+        case .rssAnon: "rss anon"
+        case .rssFile: "rss file"
+        case .rssShmem: "rss shmem"
+        case .heapMalloc: "heap"
+        case .heapMapped: "mapped"
+        case .goInuse: "go heap"
+        case .jsHeap: "js heap"
+        default: rawValue
+        }
+    }
+}
+
+/// What one call site holds at one moment, for one attributed metric.
+public struct SiteCounters: Sendable, Hashable {
+    /// Live bytes and blocks (objects, mappings) at that moment.
+    public var liveBytes: Int64
+    public var liveCount: Int64
+    /// Bytes and blocks allocated since the source started counting; 0 when it does not count them.
+    public var allocatedBytes: Int64
+    public var allocatedCount: Int64
+
+    /// Creates counters.
+    public init(liveBytes: Int64 = 0, liveCount: Int64 = 0, allocatedBytes: Int64 = 0, allocatedCount: Int64 = 0) {
+        self.liveBytes = liveBytes
+        self.liveCount = liveCount
+        self.allocatedBytes = allocatedBytes
+        self.allocatedCount = allocatedCount
+    }
+
+    /// All zero: nothing live, nothing allocated.
+    public static let zero = SiteCounters()
+}
+
+/// One call site's counters over a timeline, stored only where they changed.
+///
+/// A value holds from its sample index until the next entry; before the first entry the site held nothing.
+public struct SiteHistory: Sendable {
+    /// Sample indices (into `ProcessTimeline.samples`) where the counters changed, ascending.
+    public private(set) var indices: [Int32] = []
+    public private(set) var counters: [SiteCounters] = []
+
+    /// An empty history.
+    public init() {}
+
+    /// Records the counters at `sample`; a repeat of the current value is not stored.
+    ///
+    /// Samples must be recorded in ascending order.
+    public mutating func record(_ value: SiteCounters, at sample: Int) {
+        if let last = counters.last {
+            if last == value { return }
+            if let at = indices.last, Int(at) == sample {
+                counters[counters.count - 1] = value
+                return
+            }
+        } else if value == .zero {
+            return
+        }
+        indices.append(Int32(sample))
+        counters.append(value)
+    }
+
+    /// The counters in force at `sample`.
+    public func counters(at sample: Int) -> SiteCounters {
+        // The last entry at or before `sample` (binary search).
+        var lo = 0, hi = indices.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if Int(indices[mid]) <= sample { lo = mid + 1 } else { hi = mid }
+        }
+        return lo == 0 ? .zero : counters[lo - 1]
+    }
+
+    /// Live bytes at each of `samples` (ascending sample indices).
+    public func liveBytes(at samples: [Int]) -> [Double] {
+        var out = [Double](repeating: 0, count: samples.count)
+        var entry = -1
+        for (i, sample) in samples.enumerated() {
+            while entry + 1 < indices.count, Int(indices[entry + 1]) <= sample { entry += 1 }
+            if entry >= 0 { out[i] = Double(counters[entry].liveBytes) }
+        }
+        return out
+    }
+
+    /// Whether live bytes change anywhere within `samples`.
+    public var changes: Int { indices.count }
+}
+
+/// Why a sample was taken.
+public enum SampleReason: String, Sendable, Hashable, Codable {
+    /// The periodic interval.
+    case interval
+    /// Somebody asked (`memdrift snapshot`, the trigger file, the end of `--duration`).
+    case request
+    /// The process was exiting.
+    case exit
+    /// The process image was being replaced by exec.
+    case exec
+    /// The program asked through `memdrift_snapshot_now()`.
+    case api
+    /// The first sample of a process image.
+    case start
+    /// A reason a newer source wrote.
+    case other
+}
+
+/// One moment of a process: named metrics, and (for attributed metrics) the call-site counters
+/// kept in the timeline's `SiteHistory` tables under the same index.
+public struct Sample: Sendable {
+    /// Seconds since the timeline's start.
+    public var time: Double
+    /// When it was taken, ns since the Unix epoch.
+    public var wallClockNanos: UInt64
+    public var reason: SampleReason
+    /// Taken while the process exited or exec'd: shown, never judged (teardown frees what it likes).
+    public var isFinal: Bool
+    /// The values measured at this moment; a metric a source did not measure here is absent.
+    public var metrics: [MetricName: Double]
+    /// Where it came from, for messages and for commands that take one snapshot (`diff A B`).
+    public var origin: SampleOrigin
+
+    /// Creates a sample.
+    public init(
+        time: Double, wallClockNanos: UInt64, reason: SampleReason, isFinal: Bool, metrics: [MetricName: Double],
+        origin: SampleOrigin
+    ) {
+        self.time = time
+        self.wallClockNanos = wallClockNanos
+        self.reason = reason
+        self.isFinal = isFinal
+        self.metrics = metrics
+        self.origin = origin
+    }
+}
+
+/// The file and sequence number a sample was read from.
+public struct SampleOrigin: Sendable, Hashable {
+    public var path: String
+    /// The source's own numbering (a snapshot's sequence number), 0 when it has none.
+    public var sequence: UInt64
+
+    /// Creates an origin.
+    public init(path: String, sequence: UInt64) {
+        self.path = path
+        self.sequence = sequence
+    }
+}
+
+/// A metric whose bytes are attributed to call sites: each site's counters over the samples.
+public struct AttributedMetric: Sendable {
+    /// The call sites, indexed by the position their history has in `histories`.
+    public private(set) var sites: [CallSite] = []
+    public private(set) var histories: [SiteHistory] = []
+    private var indexOfSite: [CallSite: Int] = [:]
+    /// Mean bytes between samples when the source sampled allocations (figures are estimates); 0 when exact.
+    public var sampleRate: UInt64 = 0
+
+    /// An empty table.
+    public init() {}
+
+    /// The index of `site`, adding it when new.
+    public mutating func index(of site: CallSite) -> Int {
+        if let i = indexOfSite[site] { return i }
+        sites.append(site)
+        histories.append(SiteHistory())
+        indexOfSite[site] = sites.count - 1
+        return sites.count - 1
+    }
+
+    /// Records `counters` for the site at `siteIndex` at `sample`.
+    public mutating func record(_ counters: SiteCounters, site siteIndex: Int, at sample: Int) {
+        histories[siteIndex].record(counters, at: sample)
+    }
+
+    /// The position of `site`, if it ever appeared.
+    public func position(of site: CallSite) -> Int? { indexOfSite[site] }
+
+    /// Every site's counters at `sample`, for sites that hold or held anything by then.
+    public func counters(at sample: Int) -> [(site: CallSite, counters: SiteCounters)] {
+        var out: [(CallSite, SiteCounters)] = []
+        for (i, h) in histories.enumerated() {
+            let c = h.counters(at: sample)
+            if c != .zero { out.append((sites[i], c)) }
+        }
+        return out
+    }
+}
+
+/// Where a timeline's data came from.
+public struct TimelineSource: Sendable, Hashable, Codable {
+    /// `tracker` (the preloaded tracker), `proc` (/proc, read from outside), `go` (a pprof URL), `js` (V8).
+    public var kind: String
+    /// What the source measured, as reports name it, e.g. "tracker heap".
+    public var title: String
+
+    /// Creates a source.
+    public init(kind: String, title: String) {
+        self.kind = kind
+        self.title = title
+    }
+}
+
+/// Everything known about one process image over a session: its samples in time order and the
+/// call-site counters of its attributed metrics.
+public struct ProcessTimeline: Sendable {
+    public var pid: Int32
+    /// 1 for the first image of the pid, counting up across exec.
+    public var image: Int
+    public var parentPID: Int32
+    /// The name the session stores it under (`pid-4217`, `pid-4217.2`).
+    public var name: String
+    public var executable: String
+    /// The command line, one element per argument.
+    public var commandLine: [String]
+    /// When the process image started (or was first seen), ns since the Unix epoch.
+    public var startWallClockNanos: UInt64
+    /// Every source that contributed, in the order they were read.
+    public var sources: [TimelineSource] = []
+    /// Samples in time order.
+    public var samples: [Sample] = []
+    /// Per-call-site counters of the metrics that can be attributed (`heap.malloc`, `heap.mapped`, ...).
+    public var attributed: [MetricName: AttributedMetric] = [:]
+
+    /// Creates an empty timeline.
+    public init(
+        pid: Int32, image: Int, parentPID: Int32, name: String, executable: String, commandLine: [String],
+        startWallClockNanos: UInt64
+    ) {
+        self.pid = pid
+        self.image = image
+        self.parentPID = parentPID
+        self.name = name
+        self.executable = executable
+        self.commandLine = commandLine
+        self.startWallClockNanos = startWallClockNanos
+    }
+
+    /// The command line as one string (the executable when no command line was recorded).
+    public var command: String { commandLine.isEmpty ? executable : commandLine.joined(separator: " ") }
+
+    /// The indices of the samples that measured `metric`.
+    public func sampleIndices(measuring metric: MetricName) -> [Int] {
+        samples.indices.filter { samples[$0].metrics[metric] != nil }
+    }
+
+    /// Every metric measured in at least one sample, sorted.
+    public var metricNames: [MetricName] {
+        var names: Set<MetricName> = []
+        for s in samples { names.formUnion(s.metrics.keys) }
+        return names.sorted()
+    }
+
+    /// Whether any attributed figure is a sampled estimate.
+    public var isSampled: Bool { attributed.values.contains { $0.sampleRate != 0 } }
+}
+
+/// Every process timeline of a session, and what could not be read.
+public struct SessionTimelines: Sendable {
+    /// The session directory.
+    public var path: String
+    public var processes: [ProcessTimeline]
+    /// One line per file or series that was skipped (damaged, truncated, unreadable).
+    public var warnings: [String]
+
+    /// Creates a session's timelines.
+    public init(path: String, processes: [ProcessTimeline], warnings: [String] = []) {
+        self.path = path
+        self.processes = processes
+        self.warnings = warnings
+    }
+}
