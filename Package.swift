@@ -4,7 +4,9 @@ import PackageDescription
 // The tracker is preloaded into other processes: C only, no Swift runtime, no start files.
 let trackerFlags: [CSetting] = [
     .define("_GNU_SOURCE"),
-    .unsafeFlags(["-O2", "-fvisibility=hidden", "-ftls-model=initial-exec", "-fno-omit-frame-pointer", "-fno-plt", "-Wall", "-Wextra"]),
+    .unsafeFlags([
+        "-O2", "-fvisibility=hidden", "-ftls-model=initial-exec", "-fno-omit-frame-pointer", "-fno-plt", "-Wall", "-Wextra",
+    ]),
 ]
 
 // Examples keep every call frame so their stacks are predictable, and every malloc/free pair:
@@ -86,6 +88,7 @@ let package = Package(
         example("fault-signals", path: "fault-signals"),
         example("fault-die", path: "fault-die"),
         example("alloc-api", path: "alloc-api"),
+        example("soak-service", path: "soak-service", libraries: ["pthread"]),
         .target(
             name: "LeakyPlugin", path: "Examples/leaky-plugin", cSettings: exampleFlags,
             linkerSettings: [.unsafeFlags(["-nostartfiles"])]),
@@ -96,11 +99,18 @@ let package = Package(
             name: "stl-churn", path: "Examples/stl-churn", cxxSettings: [.unsafeFlags(["-O2", "-g", "-fno-omit-frame-pointer"])]),
         .executableTarget(name: "leaky-swift", path: "Examples/leaky-swift", swiftSettings: [.unsafeFlags(["-O", "-g"])]),
 
+        .target(name: "MemdriftTestSupport", dependencies: ["MemdriftCore"], path: "Tests/Support"),
         .testTarget(name: "MemdriftCoreTests", dependencies: ["MemdriftCore"]),
         .testTarget(
             name: "MemdriftSymbolizationTests", dependencies: ["MemdriftSymbolization", "MemdriftCore"], exclude: ["Golden"]),
-        .testTarget(name: "MemdriftAnalysisTests", dependencies: ["MemdriftAnalysis", "MemdriftCore", "MemdriftSymbolization"]),
-        .testTarget(name: "MemdriftExportTests", dependencies: ["MemdriftExport", "CZlib"]),
+        .testTarget(
+            name: "MemdriftAnalysisTests",
+            dependencies: ["MemdriftAnalysis", "MemdriftCore", "MemdriftSymbolization", "MemdriftTestSupport"]),
+        .testTarget(
+            name: "MemdriftExportTests",
+            dependencies: [
+                "MemdriftExport", "MemdriftAnalysis", "MemdriftCore", "MemdriftSymbolization", "MemdriftTestSupport", "CZlib",
+            ]),
         .testTarget(name: "MemdriftRecordingTests", dependencies: ["MemdriftRecording"]),
         .testTarget(
             name: "EndToEndTests", dependencies: ["MemdriftCore", "MemdriftSymbolization", "MemdriftRecording"],

@@ -7,6 +7,7 @@
 #include <spawn.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -101,4 +102,10 @@ int mds_wait_for_exit(pid_t pid, int milliseconds) {
     }
     struct pollfd p = {.fd = fd, .events = POLLIN};
     return poll(&p, 1, milliseconds) > 0;
+}
+
+int mds_terminal_columns(int fd) {
+    struct winsize size;
+    if (ioctl(fd, TIOCGWINSZ, &size) != 0 || size.ws_col == 0) return 0;
+    return size.ws_col;
 }

@@ -54,6 +54,8 @@ public struct GrowthTrend: Sendable, Codable, Equatable {
     public var analyzedTo: Double
     /// Theil-Sen slope over the analyzed window, in bytes per second.
     public var slopePerSecond: Double
+    /// Intercept of the fitted line `value = intercept + slopePerSecond * time` (time in seconds).
+    public var intercept: Double
     /// 95% interval for the slope (bytes per second), computed for leaks only.
     public var slopeInterval: ClosedRange<Double>?
     /// Last value minus first value of the analyzed window, in bytes.
@@ -83,6 +85,12 @@ public struct GrowthTrend: Sendable, Codable, Equatable {
 
     /// Theil-Sen slope in bytes per hour.
     public var slopePerHour: Double { slopePerSecond * 3600 }
+
+    /// The rate that persists, in bytes per second: the floor's slope for a series of release
+    /// cycles (its ramps say nothing about growth), the fitted slope otherwise.
+    public var sustainedSlopePerSecond: Double { cycles?.floorSlopePerSecond ?? slopePerSecond }
+    /// `sustainedSlopePerSecond` in bytes per hour.
+    public var sustainedSlopePerHour: Double { sustainedSlopePerSecond * 3600 }
 }
 
 /// Thresholds and windows for `TrendAnalyzer.classify`.
@@ -240,7 +248,7 @@ public enum TrendAnalyzer {
         if lowest == highest {
             return GrowthTrend(
                 classification: .stable, isInsufficientData: false, sampleCount: n,
-                analyzedFrom: x0, analyzedTo: x1, slopePerSecond: 0, slopeInterval: nil,
+                analyzedFrom: x0, analyzedTo: x1, slopePerSecond: 0, intercept: y0, slopeInterval: nil,
                 growth: 0, fittedGrowth: 0, kendallS: 0, kendallZ: 0, pValue: 1,
                 autocorrelationFactor: 1, tailSlopePerSecond: 0, level: y0,
                 materialityThreshold: materiality(level: abs(y0), options: options),
@@ -255,7 +263,8 @@ public enum TrendAnalyzer {
 
         var trend = GrowthTrend(
             classification: .stable, isInsufficientData: false, sampleCount: n,
-            analyzedFrom: x0, analyzedTo: x1, slopePerSecond: main.slope, slopeInterval: nil,
+            analyzedFrom: x0, analyzedTo: x1, slopePerSecond: main.slope, intercept: main.intercept,
+            slopeInterval: nil,
             growth: y1 - y0, fittedGrowth: main.slope * duration, kendallS: main.s,
             kendallZ: main.z, pValue: main.p, autocorrelationFactor: main.factor,
             tailSlopePerSecond: main.tailSlope, level: level, materialityThreshold: threshold,
@@ -355,7 +364,7 @@ public enum TrendAnalyzer {
     static func insufficient(count: Int, from: Double, to: Double) -> GrowthTrend {
         GrowthTrend(
             classification: .stable, isInsufficientData: true, sampleCount: count,
-            analyzedFrom: from, analyzedTo: to, slopePerSecond: 0, slopeInterval: nil,
+            analyzedFrom: from, analyzedTo: to, slopePerSecond: 0, intercept: 0, slopeInterval: nil,
             growth: 0, fittedGrowth: 0, kendallS: 0, kendallZ: 0, pValue: 1,
             autocorrelationFactor: 1, tailSlopePerSecond: 0, level: 0,
             materialityThreshold: 0, plateau: nil, cycles: nil,
@@ -365,6 +374,7 @@ public enum TrendAnalyzer {
     /// Trend statistics of one series, shared by the main series and a sawtooth's floor.
     struct Evidence {
         var slope: Double
+        var intercept: Double
         var s: Int
         /// Var(S), already inflated by `factor`.
         var sVariance: Double
@@ -446,7 +456,7 @@ public enum TrendAnalyzer {
             if headSlope > reference { flattened = tailIsFlat(comparedTo: headSlope) }
         }
         return Evidence(
-            slope: slope, s: stat.s, sVariance: stat.variance * factor, z: z, p: p,
+            slope: slope, intercept: fit?.intercept ?? (y.first ?? 0), s: stat.s, sVariance: stat.variance * factor, z: z, p: p,
             factor: factor, tailSlope: tailSlope,
             startLevel: startLevel, tailLevel: tailLevel,
             significantUp: p < alpha && z > 0,

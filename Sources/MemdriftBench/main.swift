@@ -112,7 +112,9 @@ func benchReport(stacks: Int, snapshots: Int) throws {
     let generation = try clock.measure { path = try syntheticSession(stacks: stacks, snapshots: snapshots) }
     defer { try? FileManager.default.removeItem(atPath: path) }
     var analysis: SessionAnalysis?
-    let elapsed = try clock.measure { analysis = try SessionAnalyzer(stacks: StackSymbolizer()).analyze(sessionPath: path) }
+    let elapsed = try clock.measure {
+        analysis = Judge(names: StackSymbolizer()).judge(try TimelineReader.read(path, options: .liveOnly))
+    }
     let p = analysis?.processes.first
     print(
         "report: \(stacks) stacks x \(snapshots) snapshots (written in \(generation)): analyzed in \(elapsed); verdict \(p?.verdict.rawValue ?? "?"), \(p?.suspects.count ?? 0) suspects shown"

@@ -12,14 +12,9 @@ extension Memdrift {
         static let configuration = CommandConfiguration(
             abstract: "Print folded stacks (root;...;leaf value) for flame graphs.",
             discussion: """
-                Feed the output to flamegraph.pl (flamegraph.pl growth.folded > growth.svg), inferno
-                (inferno-flamegraph < growth.folded > growth.svg) or speedscope (open the file).
-                With --diff, lines are `stack before after` for difflamegraph.pl and inferno-diff-folded.
-                For a session, every process's stacks start with a `pid N: command` frame when it has
-                several processes; --from and --to are snapshot sequence numbers (default: the first
-                snapshot after the warm-up and the last). For a snapshot file, --from may name an
-                earlier snapshot file, of the same run or of another run of the same program.
-                Semicolons inside names become ':' and line breaks spaces.
+                Feed the output to flamegraph.pl (flamegraph.pl growth.folded > growth.svg), inferno (inferno-flamegraph < growth.folded > growth.svg) or speedscope (open the file). With --diff, lines are `stack before after`, the input of difffolded.pl's output format that flamegraph.pl and inferno-flamegraph draw as a differential flame graph.
+
+                For a session, every process's stacks start with a `pid N: command` frame when it has several processes; --from and --to are snapshot sequence numbers (default: the first snapshot after the warm-up and the last one judged; live takes no --from). For a snapshot file, --from may name an earlier snapshot file, of the same run or of another run of the same program. Semicolons inside names become ':' and line breaks spaces.
                 """)
 
         @Argument(help: "A session directory or a snapshot file.")
@@ -45,19 +40,16 @@ extension Memdrift {
         @OptionGroup var analysis: AnalysisOptionGroup
 
         mutating func run() throws {
-            let builder = FoldedStacks(stacks: analysis.stackSymbolizer(), lines: lines)
+            let options = try analysis.options()
+            let builder = FoldedStacks(names: analysis.stackSymbolizer(), lines: lines, suppressions: options.suppressions)
             var all: [FoldedStack] = []
-            var isDirectory = false
-            if FileManager.default.fileExists(atPath: input, isDirectory: &isDirectory), isDirectory {
-                let session = try userFacing { try SnapshotInput.session(input) }
-                let options = try analysis.options()
-                for series in session.series {
-                    guard let (beforePath, afterPath) = try pick(series, options: options) else { continue }
-                    let before = try beforePath.map { path in try userFacing { try SnapshotReader.read(path: path) } }
-                    let after = try userFacing { try SnapshotReader.read(path: afterPath) }
-                    let root =
-                        session.series.count > 1 ? "pid \(series.pid): \(after.commandLine.first ?? after.executable)" : nil
-                    all += builder.build(from: before, to: after, metric: metric, root: root)
+            if FileManager.default.isDirectory(input) {
+                let session = try analysis.read(input)
+                for t in session.processes {
+                    guard let (before, after) = try pick(t, options: options) else { continue }
+                    let root = session.processes.count > 1 ? "pid \(t.pid): \(t.commandLine.first ?? t.executable)" : nil
+                    all += builder.build(
+                        from: before.map { SampleRef(t, $0) }, to: SampleRef(t, after), metric: diff ? .live : metric, root: root)
                 }
             } else {
                 guard to == nil else {
@@ -65,40 +57,42 @@ extension Memdrift {
                         message: "--to takes a sequence number and needs a session; for files pass the later snapshot as INPUT",
                         exitCode: 2)
                 }
-                let after = try userFacing { try SnapshotReader.read(path: input) }
-                let before = try from.map { path in try userFacing { try SnapshotReader.read(path: path) } }
+                let after = try sample(input)
+                let before = try from.map(sample)
                 all = builder.build(from: before, to: after, metric: diff ? .live : metric)
             }
             print(FoldedStacks.render(all, differential: diff), terminator: "")
         }
 
-        /// The files of the snapshots to compare within one series, or nil when it has none.
-        /// Only headers are read to choose them.
-        private func pick(_ series: SnapshotSeries, options: AnalysisOptions) throws -> (String?, String)? {
-            let headers = try userFacing { try series.loadHeaders() }
-            guard let last = series.snapshotPaths.last else { return nil }
-            func find(_ sequence: UInt64) -> String? {
-                headers.firstIndex { $0.sequence == sequence }.map { series.snapshotPaths[$0] }
+        private func sample(_ file: String) throws -> SampleRef {
+            let session = try analysis.read(file)
+            guard let sample = SampleSelection.single(session, isFile: true) else {
+                throw UserFacingError(message: "\(file) holds no snapshot", exitCode: 2)
             }
-            let after =
-                try to.map { seq in
-                    guard let path = find(seq) else {
-                        throw UserFacingError(message: "\(series.name) has no snapshot #\(seq)", exitCode: 2)
-                    }
-                    return path
-                } ?? last
-            if let from {
-                guard let seq = UInt64(from), let path = find(seq) else {
-                    throw UserFacingError(
-                        message: "--from \(from): \(series.name) has no such snapshot (give a sequence number for a session)",
-                        exitCode: 2)
+            return sample
+        }
+
+        /// The samples to compare within one timeline, or nil when it has none judged.
+        private func pick(_ t: ProcessTimeline, options: AnalysisOptions) throws -> (Int?, Int)? {
+            guard let window = SampleSelection.window(t, options: options) else { return nil }
+            func find(_ sequence: UInt64) throws -> Int {
+                guard let index = SampleSelection.sample(t, sequence: sequence) else {
+                    throw UserFacingError(message: "\(t.name) has no snapshot #\(sequence)", exitCode: 2)
                 }
-                return (path, after)
+                return index
             }
-            // Growth and differential graphs compare with the end of the warm-up; cumulative
-            // counters and live bytes need no earlier snapshot.
-            guard metric == .growth || diff else { return (nil, after) }
-            return (series.snapshotPaths[options.firstIndexAfterWarmup(headers.map(\.elapsedSeconds))], after)
+            let after = try to.map(find) ?? window.to
+            if let from {
+                guard let sequence = UInt64(from) else {
+                    throw UserFacingError(
+                        message: "--from \(from): give a snapshot sequence number for a session", exitCode: 2)
+                }
+                return (try find(sequence), after)
+            }
+            // Live bytes need no earlier snapshot; growth, differential graphs and allocations
+            // made count from the end of the warm-up.
+            guard metric != .live || diff else { return (nil, after) }
+            return (window.from, after)
         }
     }
 }

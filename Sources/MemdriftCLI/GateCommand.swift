@@ -7,9 +7,7 @@ extension Memdrift {
             commandName: "gate",
             abstract: "Pass or fail an endurance run on memory growth (exit 0 pass, 1 fail, 2 bad input).",
             discussion: """
-                Fails when a process's verdict is in --fail-on (default: leak) or a threshold is exceeded.
-                Slopes and growth are measured after the warm-up. Suppressions (--suppressions) take
-                accepted call sites out of the verdict. See docs/endurance-gate.md.
+                Fails when a process's verdict is leak (or in --fail-on) or a threshold is exceeded. Slopes and growth are measured after the warm-up; a sawtooth's slope is its floor's. Accepted call sites (--suppressions) and shared memory never fail a gate. See docs/endurance-gate.md.
                 """)
 
         @Argument(help: "The session directory.")
@@ -19,7 +17,7 @@ extension Memdrift {
         @OptionGroup var analysis: AnalysisOptionGroup
 
         mutating func run() throws {
-            throw ExitCode(try gate.apply(to: try analysis.analyze(session)))
+            throw ExitCode(try gate.apply(to: try analysis.judge(session).1))
         }
     }
 }

@@ -5,15 +5,23 @@ import MemdriftCore
 import MemdriftExport
 import MemdriftSymbolization
 
-/// Options shared by every command that analyzes a session.
+/// Options shared by every command that reads a session.
 struct AnalysisOptionGroup: ParsableArguments {
-    @Option(name: .long, help: "Warm-up excluded from trends: a fraction of the run (10%) or a duration (30s). Default: 10%.")
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Warm-up excluded from trends: a fraction of the run (20%) or a minimum duration (2m).",
+            discussion: "A duration keeps the 10% default too: the larger of the two applies."))
     var warmup: String?
 
     @Flag(name: .long, help: "Show allocator, runtime and tracker frames too.")
     var fullStacks = false
 
-    @Option(name: .long, help: "LeakSanitizer-style suppressions (leak:PATTERN per line) for call sites you accept.")
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "LeakSanitizer-style suppressions (leak:PATTERN per line) for call sites you accept.",
+            discussion: "Accepted call sites never make a leak or fail a gate; diff, folded and pprof leave them out."))
     var suppressions: String?
 
     /// The analysis settings these flags describe.
@@ -29,7 +37,8 @@ struct AnalysisOptionGroup: ParsableArguments {
                 }
                 options.setWarmup(fraction: percent / 100, seconds: 0)
             } else {
-                options.setWarmup(fraction: 0, seconds: try userFacing { try Units.seconds(text) })
+                // A minimum: the 10% fraction still applies when it is longer (docs/verdict.md).
+                options.setWarmup(fraction: nil, seconds: try userFacing { try Units.seconds(text) })
             }
         }
         if let suppressions { options.suppressions = try userFacing { try Suppressions.load(path: suppressions) } }
@@ -38,25 +47,39 @@ struct AnalysisOptionGroup: ParsableArguments {
 
     func stackSymbolizer() -> StackSymbolizer { StackSymbolizer(fullStacks: fullStacks) }
 
-    func analyze(_ session: String) throws -> SessionAnalysis {
-        let analyzer = SessionAnalyzer(stacks: stackSymbolizer(), options: try options())
-        return try userFacing { try analyzer.analyze(sessionPath: session) }
+    /// Reads a session directory or a snapshot file; skipped files are reported on stderr unless
+    /// the caller shows them itself.
+    func read(_ path: String, _ what: TimelineReadOptions = TimelineReadOptions(), reportWarnings: Bool = true) throws
+        -> SessionTimelines
+    {
+        let session = try userFacing { try TimelineReader.read(path, options: what) }
+        if reportWarnings { for warning in session.warnings { StandardError.write("memdrift: warning: \(warning)\n") } }
+        return session
+    }
+
+    /// Reads and judges a session.
+    func judge(_ path: String, reportWarnings: Bool = true) throws -> (SessionTimelines, SessionAnalysis) {
+        let judge = Judge(names: stackSymbolizer(), options: try options())
+        let timelines = try read(path, .liveOnly, reportWarnings: reportWarnings)
+        return (timelines, judge.judge(timelines))
     }
 }
 
 /// Thresholds of `gate` and `run --gate`.
 struct GateOptionGroup: ParsableArguments {
     @Option(
-        name: .long, help: "Fail when the heap grows faster than this after warm-up (e.g. 1MiB/h).", transform: Units.bytesPerHour
-    )
+        name: .long,
+        help: "Fail when a heap (malloc, mapped, a runtime's) grows faster than this after warm-up (e.g. 1MiB/h).",
+        transform: Units.bytesPerHour)
     var maxHeapSlope: Double?
 
     @Option(
-        name: .long, help: "Fail when RSS grows faster than this after warm-up (e.g. 10MiB/h).", transform: Units.bytesPerHour)
+        name: .long, help: "Fail when a process's own RSS grows faster than this after warm-up (e.g. 10MiB/h).",
+        transform: Units.bytesPerHour)
     var maxRssSlope: Double?
 
     @Option(
-        name: .long, help: "Fail when the heap grows more than this after warm-up: a size (50MiB) or a percentage (20%).",
+        name: .long, help: "Fail when a heap grows more than this after warm-up: a size (50MiB) or a percentage (20%).",
         transform: GateOptionGroup.growthLimit)
     var maxHeapGrowth: GrowthLimit?
 
@@ -64,12 +87,22 @@ struct GateOptionGroup: ParsableArguments {
     var maxRss: UInt64?
 
     @Option(
-        name: .long, help: "Process verdicts that fail the gate, comma-separated: leak, growth, inconclusive.",
+        name: .long,
+        help: ArgumentHelp(
+            "Process verdicts that fail the gate besides leak, comma-separated: growth, inconclusive.",
+            discussion:
+                "leak always fails unless the list starts with none: --fail-on none (thresholds only), --fail-on none,growth."
+        ),
         transform: GateOptionGroup.verdicts)
-    var failOn: Set<ProcessVerdict> = [.leak]
+    var failOn: Set<ProcessVerdict>?
 
     @Option(name: .long, help: "Also write the result as JUnit XML to this file.")
     var junit: String?
+
+    /// Whether any gate option was given (so `run` judges the run with them).
+    var isGiven: Bool {
+        maxHeapSlope != nil || maxRssSlope != nil || maxHeapGrowth != nil || maxRss != nil || failOn != nil || junit != nil
+    }
 
     var thresholds: GateThresholds {
         var t = GateThresholds()
@@ -77,7 +110,7 @@ struct GateOptionGroup: ParsableArguments {
         t.maxRSSSlope = maxRssSlope
         t.maxHeapGrowth = maxHeapGrowth
         t.maxRSS = maxRss
-        t.failOn = failOn
+        t.failOn = failOn ?? [.leak]
         return t
     }
 
@@ -92,22 +125,29 @@ struct GateOptionGroup: ParsableArguments {
         return .bytes(try Units.bytes(t))
     }
 
+    /// `growth` means leak and growth; `none,growth` only growth; `none` no verdict at all.
     static func verdicts(_ text: String) throws -> Set<ProcessVerdict> {
-        var result: Set<ProcessVerdict> = []
-        for part in text.split(separator: ",") {
+        var result: Set<ProcessVerdict> = [.leak]
+        for (i, part) in text.split(separator: ",", omittingEmptySubsequences: false).enumerated() {
             let name = part.trimmingSpacesAndTabs()
+            if name == "none" && i == 0 {
+                result = []
+                continue
+            }
             guard let verdict = ProcessVerdict(rawValue: name), verdict != .stable else {
-                throw ValidationError("invalid verdict '\(name)': expected leak, growth or inconclusive")
+                throw ValidationError("invalid verdict '\(name)': expected leak, growth or inconclusive (or none first)")
             }
             result.insert(verdict)
         }
         return result
     }
 
-    /// Applies the thresholds, prints the outcome, writes JUnit if asked; returns the exit code (0 pass, 1 fail).
-    func apply(to analysis: SessionAnalysis) throws -> Int32 {
+    /// Applies the thresholds, prints the outcome (on stderr when `toStandardError`, as `run` keeps
+    /// stdout to the program), writes JUnit if asked; returns the exit code (0 pass, 1 fail).
+    func apply(to analysis: SessionAnalysis, toStandardError: Bool = false) throws -> Int32 {
         let result = Gate.evaluate(analysis, thresholds: thresholds)
-        print(GateText.render(result, session: analysis.path), terminator: "")
+        let text = GateText.render(result, session: analysis.path)
+        if toStandardError { StandardError.write(text) } else { print(text, terminator: "") }
         if let junit {
             do {
                 try Data(JUnitXML.render(result, session: analysis.path).utf8).write(to: URL(fileURLWithPath: junit))

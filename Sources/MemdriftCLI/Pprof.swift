@@ -1,5 +1,6 @@
 import ArgumentParser
 import FoundationEssentials
+import MemdriftAnalysis
 import MemdriftCore
 import MemdriftExport
 
@@ -9,10 +10,7 @@ extension Memdrift {
         static let configuration = CommandConfiguration(
             abstract: "Write a gzipped pprof heap profile (alloc/inuse objects and space) for go tool pprof.",
             discussion: """
-                A snapshot file gives its process's profile; a session gives the last snapshot of every
-                process, each sample tagged with its pid (go tool pprof -tagfocus pid=123). With --base,
-                values are the change since that snapshot: a growth profile. View it with
-                `go tool pprof -top -sample_index=inuse_space FILE` or `go tool pprof -http=: FILE`.
+                A snapshot file gives its process's profile; a session gives the last judged snapshot of every process, each sample tagged with its pid (select one with go tool pprof -tagfocus 'pid=^123$'). With --base, values are the change since that snapshot: a growth profile. View it with `go tool pprof -top -sample_index=inuse_space FILE` or `go tool pprof -http=: FILE`.
                 """)
 
         @Argument(help: "A session directory or a snapshot file.")
@@ -27,21 +25,21 @@ extension Memdrift {
         @OptionGroup var analysis: AnalysisOptionGroup
 
         mutating func run() throws {
-            var builder = PprofBuilder(stacks: analysis.stackSymbolizer())
-            let baseSnapshot = try base.map { path in try userFacing { try SnapshotReader.read(path: path) } }
-            var isDirectory = false
-            if FileManager.default.fileExists(atPath: input, isDirectory: &isDirectory), isDirectory {
-                let session = try userFacing { try SnapshotInput.session(input) }
-                for series in session.series {
-                    guard let last = series.snapshotPaths.last else { continue }
-                    let snapshot = try userFacing { try SnapshotReader.read(path: last) }
-                    let base = baseSnapshot.flatMap {
-                        $0.header.pid == snapshot.header.pid || session.series.count == 1 ? $0 : nil
-                    }
-                    builder.add(snapshot, base: base, labels: ["pid": String(series.pid)])
+            let options = try analysis.options()
+            var builder = PprofBuilder(names: analysis.stackSymbolizer(), suppressions: options.suppressions)
+            let baseSample = try base.map { path in
+                try SampleSelection.single(analysis.read(path), isFile: true).orThrow("\(path) holds no snapshot")
+            }
+            if FileManager.default.isDirectory(input) {
+                let session = try analysis.read(input)
+                for t in session.processes {
+                    guard let last = SampleSelection.last(t) else { continue }
+                    let base = baseSample.flatMap { $0.timeline.pid == t.pid || session.processes.count == 1 ? $0 : nil }
+                    builder.add(SampleRef(t, last), base: base, labels: ["pid": String(t.pid)])
                 }
             } else {
-                builder.add(try userFacing { try SnapshotReader.read(path: input) }, base: baseSnapshot)
+                let sample = try SampleSelection.single(analysis.read(input), isFile: true).orThrow("\(input) holds no snapshot")
+                builder.add(sample, base: baseSample)
             }
             let bytes = PprofEncoder.encode(builder.result)
             do {
@@ -50,5 +48,13 @@ extension Memdrift {
                 throw UserFacingError(message: "cannot write \(output): \(error.fileErrorReason)", exitCode: 2)
             }
         }
+    }
+}
+
+extension Optional {
+    /// The value, or a usage error with `message`.
+    func orThrow(_ message: String) throws -> Wrapped {
+        guard let value = self else { throw UserFacingError(message: message, exitCode: 2) }
+        return value
     }
 }

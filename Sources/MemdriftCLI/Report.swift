@@ -7,13 +7,11 @@ extension Memdrift {
     /// `memdrift report`: the verdict per process and its leak suspects.
     struct Report: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Judge a session: per process, the heap and RSS trends, a verdict and the leaking call sites.",
+            abstract: "Judge a session: per process, the trends of its memory, a verdict and the leaking call sites.",
             discussion: """
-                After the warm-up, each call site's live heap is fitted with a robust slope (Theil-Sen) and
-                tested for a trend (Mann-Kendall); plateaus and sawtooth cycles are told apart from leaks.
-                Process verdicts: leak (the heap grows and call sites explain it), growth (memory grows but
-                no call site explains it: RSS without heap, mmap, fragmentation), stable, inconclusive (too
-                few snapshots). See docs/verdict.md.
+                After the warm-up, each call site's live memory is fitted with a robust slope (Theil-Sen) and tested for a trend (Mann-Kendall); plateaus and sawtooth cycles are told apart from leaks. A final snapshot taken while a process exits or execs is shown but never judged.
+
+                Process verdicts: leak (a call site leaks, whatever the totals do), growth (memory grows but no call site explains it: mmap, fragmentation, many small sites), stable, inconclusive (too few snapshots). See docs/verdict.md.
                 """)
 
         @Argument(help: "The session directory.")
@@ -28,13 +26,11 @@ extension Memdrift {
         @OptionGroup var analysis: AnalysisOptionGroup
 
         mutating func run() throws {
-            let result = try analysis.analyze(session)
+            let (timelines, result) = try analysis.judge(session, reportWarnings: false)
             if let html {
-                let stamp = Timestamp.iso8601(Date())
-                let data = try userFacing {
-                    try HTMLReportBuilder.data(
-                        for: result, options: try analysis.options(), stacks: analysis.stackSymbolizer(), generatedAt: stamp)
-                }
+                let data = HTMLReportBuilder.data(
+                    for: result, timelines: timelines, names: analysis.stackSymbolizer(),
+                    generatedAt: Timestamp.iso8601(Date()))
                 do {
                     try Data(HTMLReport.render(data).utf8).write(to: URL(fileURLWithPath: html))
                 } catch {

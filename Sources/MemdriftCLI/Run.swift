@@ -1,6 +1,7 @@
 import ArgumentParser
 import MemdriftAnalysis
 import MemdriftCore
+import MemdriftExport
 import MemdriftRecording
 import MemdriftSymbolization
 
@@ -10,14 +11,11 @@ extension Memdrift {
         static let configuration = CommandConfiguration(
             abstract: "Run a command with the tracker preloaded and record snapshots of its heap.",
             discussion: """
-                Writes a session directory with one series of snapshots per process (children and exec'd
-                images included), shows a live status line, and prints a summary per process at the end.
-                The command's stdin, stdout, stderr and exit code are left untouched; memdrift writes only
-                to stderr. Exit code: the command's (128+N when signal N ended it; 127 when it was not found);
-                0 when --duration stopped it and it died of that SIGTERM or SIGKILL.
-                Ctrl-C reaches the command as usual; a third Ctrl-C kills the whole tree.
-                While it runs, `memdrift snapshot SESSION` asks every process for a snapshot now.
-                With --gate, the gate's thresholds are applied at the end and its exit code is returned.
+                Writes a session directory with one series of snapshots per process (children and exec'd images included), shows a live status line for the whole process tree, and prints a summary and the verdict at the end. The command's stdin, stdout, stderr and exit code are left untouched; memdrift writes only to stderr.
+
+                Exit code: the command's (128+N when signal N ended it; 127 when it was not found); 0 when --duration stopped it and it died of that SIGTERM or SIGKILL. With --gate (or any gate option, which implies it), the gate's thresholds are applied at the end and its exit code is returned.
+
+                Ctrl-C reaches the command as usual; a third Ctrl-C kills the whole tree. While it runs, `memdrift snapshot SESSION` asks every process for a snapshot now.
                 """)
 
         @Option(
@@ -30,7 +28,7 @@ extension Memdrift {
 
         @Option(
             name: [.short, .long],
-            help: "Session directory to create (must not exist or be empty). Default: ./memdrift-<command>-<time>.")
+            help: "Session directory to create (must not exist or be empty). Default: ./memdrift-<command>-<time>[-N].")
         var output: String?
 
         @Option(name: .long, help: "Path of libmemdrift-preload.so. Default: next to the memdrift executable.")
@@ -54,7 +52,7 @@ extension Memdrift {
 
         @Flag(
             name: .long,
-            help: "Apply the gate's thresholds at the end and exit with its code (0 pass, 1 fail) instead of the command's.")
+            help: "Apply the gate's thresholds at the end and exit with its code (0 pass, 1 fail); implied by any gate option.")
         var gate = false
 
         @OptionGroup var thresholds: GateOptionGroup
@@ -64,7 +62,13 @@ extension Memdrift {
         var command: [String] = []
 
         mutating func run() throws {
-            var options = RunOptions(command: command.first == "--" ? Array(command.dropFirst()) : command)
+            var gating = gate
+            if !gate && thresholds.isGiven {
+                // Gate options mean the user wants the run gated: a JUnit file nobody writes fails CI silently.
+                gating = true
+                if !quiet { StandardError.write("memdrift: gate options given: the run is gated, exit code is the gate's\n") }
+            }
+            var options = RunOptions(command: try Self.command(command))
             options.duration = duration
             options.interval = interval
             options.outputDirectory = output
@@ -74,32 +78,32 @@ extension Memdrift {
             options.grace = grace
             options.quiet = quiet
             _ = try analysis.options()  // reject bad analysis flags before the run, not after it
-            let recorder = Recorder(options: options)
-            recorder.summary = RunSummary(stacks: analysis.stackSymbolizer())
-            let result = try userFacing { try recorder.run() }
-            guard gate || !quiet else { throw ExitCode(result.exitCode) }
+            let result = try userFacing { try Recorder(options: options).run() }
+            guard gating || !quiet else { throw ExitCode(result.exitCode) }
             let verdict: SessionAnalysis
             do {
-                verdict = try analysis.analyze(result.sessionPath)
+                verdict = try analysis.judge(result.sessionPath, reportWarnings: false).1
             } catch {
                 // A run that wrote nothing cannot be judged; without --gate that is not an error.
-                if gate { throw error }
+                if gating { throw error }
+                StandardError.write(
+                    "memdrift: session \(result.sessionPath): no snapshots were written (was the program static, setuid, or gone before the tracker started?)\n"
+                )
                 throw ExitCode(result.exitCode)
             }
-            if !quiet { StandardError.write(Self.verdictLine(verdict)) }
-            guard gate else { throw ExitCode(result.exitCode) }
-            throw ExitCode(try thresholds.apply(to: verdict))
+            if !quiet { StandardError.write(RunSummaryText().render(verdict)) }
+            guard gating else { throw ExitCode(result.exitCode) }
+            throw ExitCode(try thresholds.apply(to: verdict, toStandardError: true))
         }
 
-        /// One line naming the session's verdict and the process and call site behind it.
-        static func verdictLine(_ analysis: SessionAnalysis) -> String {
-            var line = "memdrift: verdict \(analysis.verdict.rawValue)"
-            if let p = analysis.processes.first(where: { $0.verdict == analysis.verdict && $0.verdict != .stable }) {
-                line += " (pid \(p.series.pid)"
-                if let top = p.suspects.first?.frames.first { line += ": \(top.displayName)" }
-                line += ")"
+        /// The command after `--`; an option memdrift does not know, given before `--`, is a usage error
+        /// rather than a program to run.
+        static func command(_ arguments: [String]) throws -> [String] {
+            let command = arguments.first == "--" ? Array(arguments.dropFirst()) : arguments
+            if arguments.first != "--", let first = arguments.first, first.hasPrefix("-"), first.count > 1 {
+                throw UserFacingError(message: "unknown option '\(first)' (see 'memdrift help run')", exitCode: 2)
             }
-            return line + "; details: memdrift report \(analysis.path)\n"
+            return command
         }
     }
 }

@@ -16,14 +16,20 @@ public struct DiffText {
     /// The diff text.
     public func render(_ d: SnapshotDiff) -> String {
         var out = "memdrift diff: \(describe(d.before)) -> \(describe(d.after))\n"
-        out +=
-            "  heap \(Units.formatBytes(d.heapBefore)) -> \(Units.formatBytes(d.heapAfter)) (\(Units.formatDelta(Int64(bitPattern: d.heapAfter &- d.heapBefore))))"
-        out +=
-            "   rss \(Units.formatBytes(d.rssBefore)) -> \(Units.formatBytes(d.rssAfter)) (\(Units.formatDelta(Int64(bitPattern: d.rssAfter &- d.rssBefore))))\n"
+        let totals = d.totals.filter { [.heapMalloc, .heapMapped, .goInuse, .jsHeap, .rss].contains($0.metric) }
+        if !totals.isEmpty {
+            out +=
+                "  "
+                + totals.map { t in
+                    "\(t.metric.title) \(Units.formatBytes(t.before)) -> \(Units.formatBytes(t.after)) (\(Units.formatDelta(Int64(t.after - t.before))))"
+                }.joined(separator: "   ") + "\n"
+        }
         if !d.rebuiltModules.isEmpty {
             out += "  rebuilt since the first snapshot, matched by function name: \(d.rebuiltModules.joined(separator: ", "))\n"
         }
-        let rows = selected(d)
+        let eligible = self.eligible(d)
+        let rows = Array(eligible.prefix(top))
+        let tagged = Set(d.changes.map(\.metric)).count > 1
         guard !rows.isEmpty else { return out + "  no call site changed by \(Units.formatBytes(minimumBytes)) or more\n" }
         out += "  " + pad("change", 12) + pad("before", 12) + pad("after", 12) + pad("blocks", 9) + "  \(d.grouping.rawValue)\n"
         for r in rows {
@@ -32,16 +38,21 @@ public struct DiffText {
             let more = d.grouping == .stack && r.frames.count > framesPerCallSite ? " <- ..." : ""
             out += "  " + pad(Units.formatDelta(r.deltaBytes), 12) + pad(Units.formatBytes(r.bytesBefore), 12)
             out += pad(Units.formatBytes(r.bytesAfter), 12) + pad((r.deltaCount > 0 ? "+" : "") + String(r.deltaCount), 9)
-            out += "  " + (frames.isEmpty ? r.label : frames) + more + "\n"
+            out += "  " + (tagged ? "[\(r.metric.title)] " : "") + (frames.isEmpty ? r.label : frames) + more + "\n"
         }
-        let hidden = d.changes.count - rows.count
-        if hidden > 0 { out += "  (\(hidden) more rows; --top and --min-bytes choose what is shown)\n" }
+        let hidden = eligible.count - rows.count
+        if hidden > 0 {
+            out += "  (\(plural(hidden, "more row")) of at least \(Units.formatBytes(minimumBytes)); raise --top to show them)\n"
+        }
         return out
     }
 
-    func selected(_ d: SnapshotDiff) -> [CallSiteChange] {
-        Array(d.changes.filter { $0.deltaBytes != 0 && UInt64($0.deltaBytes.magnitude) >= minimumBytes }.prefix(top))
+    /// Rows that changed by at least `minimumBytes`, largest growth first.
+    func eligible(_ d: SnapshotDiff) -> [CallSiteChange] {
+        d.changes.filter { $0.deltaBytes != 0 && UInt64($0.deltaBytes.magnitude) >= max(minimumBytes, 1) }
     }
+
+    func selected(_ d: SnapshotDiff) -> [CallSiteChange] { Array(eligible(d).prefix(top)) }
 
     private func describe(_ s: SnapshotLabel) -> String {
         "\(s.path.isEmpty ? "" : s.path + " ")(pid \(s.pid), #\(s.sequence) at \(Units.formatDuration(s.elapsedSeconds)))"
@@ -63,12 +74,38 @@ public enum DiffJSON {
         let before: Label
         let after: Label
         let by: String
-        let heap_before_bytes: UInt64
-        let heap_after_bytes: UInt64
-        let rss_before_bytes: UInt64
-        let rss_after_bytes: UInt64
+        let heap_before_bytes: Int64?
+        let heap_after_bytes: Int64?
+        let rss_before_bytes: Int64?
+        let rss_after_bytes: Int64?
+        let totals: [String: Total]
         let rebuilt_modules: [String]
         let rows: [Row]
+
+        enum CodingKeys: String, CodingKey {
+            case before, after, by, heap_before_bytes, heap_after_bytes, rss_before_bytes, rss_after_bytes, totals
+            case rebuilt_modules, rows
+        }
+
+        // Absent values are null, never missing.
+        func encode(to encoder: Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(before, forKey: .before)
+            try c.encode(after, forKey: .after)
+            try c.encode(by, forKey: .by)
+            try c.encode(heap_before_bytes, forKey: .heap_before_bytes)
+            try c.encode(heap_after_bytes, forKey: .heap_after_bytes)
+            try c.encode(rss_before_bytes, forKey: .rss_before_bytes)
+            try c.encode(rss_after_bytes, forKey: .rss_after_bytes)
+            try c.encode(totals, forKey: .totals)
+            try c.encode(rebuilt_modules, forKey: .rebuilt_modules)
+            try c.encode(rows, forKey: .rows)
+        }
+    }
+
+    struct Total: Encodable {
+        let before_bytes: Int64
+        let after_bytes: Int64
     }
 
     struct Label: Encodable {
@@ -80,12 +117,13 @@ public enum DiffJSON {
     }
 
     struct Row: Encodable {
+        let metric: String
         let label: String
-        let bytes_before: UInt64
-        let bytes_after: UInt64
+        let bytes_before: Int64
+        let bytes_after: Int64
         let delta_bytes: Int64
-        let count_before: UInt64
-        let count_after: UInt64
+        let count_before: Int64
+        let count_after: Int64
         let delta_count: Int64
         let frames: [JSONFrame]
     }
@@ -95,13 +133,22 @@ public enum DiffJSON {
         JSONOutput.encode(
             Document(
                 diffs: diffs.map { d in
-                    Diff(
+                    func total(_ m: MetricName) -> (Int64, Int64)? {
+                        d.totals.first { $0.metric == m }.map { (Int64($0.before), Int64($0.after)) }
+                    }
+                    return Diff(
                         before: label(d.before), after: label(d.after), by: d.grouping.rawValue,
-                        heap_before_bytes: d.heapBefore, heap_after_bytes: d.heapAfter, rss_before_bytes: d.rssBefore,
-                        rss_after_bytes: d.rssAfter, rebuilt_modules: d.rebuiltModules,
+                        heap_before_bytes: total(.heapMalloc)?.0, heap_after_bytes: total(.heapMalloc)?.1,
+                        rss_before_bytes: total(.rss)?.0, rss_after_bytes: total(.rss)?.1,
+                        totals: Dictionary(
+                            uniqueKeysWithValues: d.totals.map {
+                                ($0.metric.rawValue, Total(before_bytes: Int64($0.before), after_bytes: Int64($0.after)))
+                            }),
+                        rebuilt_modules: d.rebuiltModules,
                         rows: selection.selected(d).map { r in
                             Row(
-                                label: r.label, bytes_before: r.bytesBefore, bytes_after: r.bytesAfter, delta_bytes: r.deltaBytes,
+                                metric: r.metric.rawValue, label: r.label, bytes_before: r.bytesBefore, bytes_after: r.bytesAfter,
+                                delta_bytes: r.deltaBytes,
                                 count_before: r.countBefore, count_after: r.countAfter, delta_count: r.deltaCount,
                                 frames: r.frames.map(JSONFrame.init))
                         })

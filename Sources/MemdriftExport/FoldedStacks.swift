@@ -1,3 +1,4 @@
+import MemdriftAnalysis
 import MemdriftCore
 import MemdriftSymbolization
 
@@ -21,37 +22,47 @@ public struct FoldedStack: Sendable, Hashable {
     public var before: Int64
 }
 
-/// Builds Brendan Gregg's folded stacks (`root;...;leaf value`) from snapshots.
+/// Builds Brendan Gregg's folded stacks (`root;...;leaf value`) from samples of process timelines.
 public struct FoldedStacks: Sendable {
-    public let stacks: StackSymbolizer
+    public let names: StackSymbolizer
     /// Add `(file:line)` to each frame name.
     public let lines: Bool
+    /// Call sites left out: those the user accepted.
+    public let suppressions: Suppressions
 
-    /// Creates a builder naming frames with `stacks`.
-    public init(stacks: StackSymbolizer, lines: Bool = false) {
-        self.stacks = stacks
+    /// Creates a builder naming frames with `names`.
+    public init(names: StackSymbolizer, lines: Bool = false, suppressions: Suppressions = Suppressions()) {
+        self.names = names
         self.lines = lines
+        self.suppressions = suppressions
     }
 
-    /// The stacks of `to` measured by `metric`, relative to `from` when given; identical names merge.
+    /// The call sites at `to` measured by `metric`, relative to `from` when given; identical names merge.
     ///
-    /// `root` (e.g. the process) becomes the first frame of every stack when given.
-    public func build(from: Snapshot?, to: Snapshot, metric: FoldedMetric, root: String? = nil) -> [FoldedStack] {
-        // Stacks match by id inside one process image, by their names otherwise.
-        let sameImage = from?.isSameImage(as: to) ?? false
+    /// Every attributed metric contributes; when more than one does, each stack starts with the
+    /// metric's name (`[mapped]`). `root` (e.g. the process) becomes the first frame when given.
+    public func build(from: SampleRef?, to: SampleRef, metric: FoldedMetric, root: String? = nil) -> [FoldedStack] {
         var merged: [[String]: (Int64, Int64)] = [:]
-        var earlier: [UInt32: CallStack] = [:]
-        if let from, sameImage { for s in from.stacks { earlier[s.id] = s } }
-        func add(_ names: [String], before: Int64, after: Int64) {
-            let current = merged[names] ?? (0, 0)
-            merged[names] = (current.0 + before, current.1 + after)
-        }
-        for s in to.stacks {
-            let before = sameImage ? earlier[s.id].map { value($0, metric) } ?? 0 : 0
-            add(names(s, in: to, root: root), before: before, after: value(s, metric))
-        }
-        if let from, !sameImage {
-            for s in from.stacks { add(names(s, in: from, root: root), before: value(s, metric), after: 0) }
+        var metricSet = Set(to.timeline.attributed.keys)
+        if let from { metricSet.formUnion(from.timeline.attributed.keys) }
+        let metrics = metricSet.sorted()
+        let tagged = metrics.filter { m in !to.sites(m).isEmpty || !(from?.sites(m).isEmpty ?? true) }.count > 1
+        for m in metrics {
+            var before: [CallSite: SiteCounters] = [:]
+            if let from { for (site, c) in from.sites(m) { before[site] = c } }
+            var seen: Set<CallSite> = []
+            let prefix = tagged ? "[\(m.title)]" : nil
+            func add(_ site: CallSite, before b: Int64, after a: Int64) {
+                guard suppressions.isEmpty || suppressions.match(names.frames(of: site)) == nil else { return }
+                let key = folded(site, root: root, metric: prefix)
+                let current = merged[key] ?? (0, 0)
+                merged[key] = (current.0 + b, current.1 + a)
+            }
+            for (site, c) in to.sites(m) {
+                seen.insert(site)
+                add(site, before: before[site].map { value($0, metric) } ?? 0, after: value(c, metric))
+            }
+            for (site, c) in before where !seen.contains(site) { add(site, before: value(c, metric), after: 0) }
         }
         return merged.compactMap { frames, v in
             let (before, after) = v
@@ -60,8 +71,8 @@ public struct FoldedStacks: Sendable {
             case .growth:
                 return after - before > 0 ? FoldedStack(frames: frames, value: after - before, before: before) : nil
             case .allocs, .allocBytes:
-                // Cumulative counters: the difference is what happened between the snapshots.
-                let delta = from == nil ? after : after - before
+                // Cumulative counters: the difference is what happened between the samples.
+                let delta = after - before
                 return delta > 0 ? FoldedStack(frames: frames, value: delta, before: before) : nil
             }
         }.sorted { $0.frames.lexicographicallyPrecedes($1.frames) }
@@ -77,20 +88,21 @@ public struct FoldedStacks: Sendable {
         return out
     }
 
-    private func value(_ s: CallStack, _ metric: FoldedMetric) -> Int64 {
+    private func value(_ c: SiteCounters, _ metric: FoldedMetric) -> Int64 {
         switch metric {
-        case .live, .growth: Int64(clamping: s.liveBytes)
-        case .allocs: Int64(clamping: s.allocatedCount)
-        case .allocBytes: Int64(clamping: s.allocatedBytes)
+        case .live, .growth: c.liveBytes
+        case .allocs: c.allocatedCount
+        case .allocBytes: c.allocatedBytes
         }
     }
 
-    private func names(_ stack: CallStack, in snapshot: Snapshot, root: String?) -> [String] {
-        var frames = stacks.frames(of: stack, in: snapshot).reversed().map { f -> String in
+    private func folded(_ site: CallSite, root: String?, metric: String?) -> [String] {
+        var frames = names.frames(of: site).reversed().map { f -> String in
             let name = lines ? f.displayName : (f.function ?? f.displayName)
             return Self.escape(name)
         }
         if frames.isEmpty { frames = ["[no stack]"] }
+        if let metric { frames.insert(metric, at: 0) }
         if let root { frames.insert(Self.escape(root), at: 0) }
         return frames
     }

@@ -5,6 +5,8 @@ import MemdriftCore
 public struct ReportText {
     /// Frames printed per call site.
     public var framesPerCallSite = 6
+    /// Other (non-leak) growing call sites printed per process.
+    public var otherGrowthShown = 5
 
     /// Creates a renderer with the default limits.
     public init() {}
@@ -14,44 +16,157 @@ public struct ReportText {
         var out = "memdrift report: \(analysis.path)\n"
         let leaking = analysis.processes.filter { $0.verdict == .leak }.count
         out += "verdict: \(analysis.verdict.rawValue)"
-        out += analysis.processes.count > 1 ? " (\(leaking) of \(analysis.processes.count) processes leak)\n" : "\n"
-        for p in analysis.processes { out += "\n" + process(p) }
+        out += analysis.processes.count > 1 ? " (\(leaking) of \(plural(analysis.processes.count, "process")) leak)\n" : "\n"
+        for warning in analysis.warnings { out += "warning: \(warning)\n" }
+        let (shown, folded) = ReportLayout.split(analysis.processes)
+        for p in shown { out += "\n" + process(p) }
+        if let line = ReportLayout.foldedLine(folded) { out += "\n" + line + "\n" }
         return out
     }
 
     private func process(_ p: ProcessAnalysis) -> String {
-        var out = "pid \(p.series.pid)\(p.series.image > 1 ? " (image \(p.series.image))" : ""): \(p.command)\n"
-        out += "  verdict: \(p.verdict.rawValue)\(p.isSampled ? " (sampled: figures are estimates)" : "")\n"
-        out +=
-            "  \(p.snapshotCount) snapshots over \(Units.formatDuration(p.durationSeconds)), warm-up \(Units.formatDuration(p.warmupSeconds)) excluded\n"
-        out += "  heap \(trendLine(p.heapStart, p.heapEnd, p.heap))\n"
-        out += "  rss  \(trendLine(p.rssStart, p.rssEnd, p.rss)), peak \(Units.formatBytes(p.rssPeak))\n"
+        var out = "\(ReportLayout.title(p))\n"
+        out += "  verdict: \(p.verdict.rawValue): \(p.reason)\(p.isSampled ? " (sampled: figures are estimates)" : "")\n"
+        out += "  sources: \(p.sources.map(\.title).joined(separator: ", "))\n"
+        out += "  \(ReportLayout.span(p))\n"
+        for m in ReportLayout.shownMetrics(p) { out += "  \(ReportLayout.metricLine(m))\n" }
+        if let line = ReportLayout.explanationLine(p) { out += "  \(line)\n" }
         if !p.suspects.isEmpty {
             out += "  leak suspects:\n"
             for (i, s) in p.suspects.enumerated() { out += callSite(s, number: i + 1) }
         }
-        if !p.otherGrowers.isEmpty {
+        if !p.otherGrowth.isEmpty {
             out += "  other growth (not leaks):\n"
-            for (i, s) in p.otherGrowers.prefix(5).enumerated() { out += callSite(s, number: i + 1) }
+            for (i, s) in p.otherGrowth.prefix(otherGrowthShown).enumerated() { out += callSite(s, number: i + 1) }
+            if p.otherGrowth.count > otherGrowthShown {
+                out += "    (\(plural(p.otherGrowth.count - otherGrowthShown, "more call site")); --json lists them all)\n"
+            }
         }
         return out
     }
 
-    private func trendLine(_ start: UInt64, _ end: UInt64, _ t: GrowthTrend) -> String {
-        let change = "\(Units.formatBytes(start)) -> \(Units.formatBytes(end))"
-        guard !t.isInsufficientData else { return "\(change) (too few snapshots after warm-up to judge)" }
-        return "\(change), \(Units.formatDelta(Int64(t.slopePerHour)))/h, \(t.classification.rawValue)"
-    }
-
-    private func callSite(_ s: CallSiteTrend, number: Int) -> String {
-        var head = "    \(number). \(s.trend.classification.rawValue) \(Units.formatDelta(s.growthBytes))"
-        head += " (\(s.growthCount >= 0 ? "+" : "")\(s.growthCount) blocks), \(Units.formatDelta(Int64(s.trend.slopePerHour)))/h"
-        if let pattern = s.suppressedBy { head += ", suppressed by leak:\(pattern)" }
-        var out = head + "\n"
+    private func callSite(_ s: SiteAnalysis, number: Int) -> String {
+        var out = "    \(number). \(ReportLayout.siteHeadline(s))\n"
         for f in s.frames.prefix(framesPerCallSite) { out += "         \(f.displayName)\n" }
+        if s.frames.isEmpty { out += "         [no stack]\n" }
         if s.frames.count > framesPerCallSite { out += "         ...\n" }
         return out
     }
+}
+
+/// The wording and layout every renderer shares, so text, HTML and the run summary say the same thing.
+public enum ReportLayout {
+    /// `pid 42 (image 2): command`.
+    public static func title(_ p: ProcessAnalysis) -> String {
+        "pid \(p.pid)\(p.image > 1 ? " (image \(p.image))" : ""): \(p.command)"
+    }
+
+    /// `45 snapshots over 44s, warm-up 4.4s excluded; a final snapshot at exit, not judged`.
+    public static func span(_ p: ProcessAnalysis) -> String {
+        var text = "\(plural(p.judgedCount, "snapshot")) over \(Units.formatDuration(p.durationSeconds))"
+        text += ", warm-up \(Units.formatDuration(p.warmupSeconds)) excluded"
+        let teardown = p.sampleCount - p.judgedCount
+        if teardown > 0, let reason = p.lastReason {
+            text += "; a final snapshot at \(reason == .exec ? "exec" : "exit"), not judged"
+        }
+        return text
+    }
+
+    /// The metrics a report lists: the attributed ones, then RSS (its parts only when they matter).
+    public static func shownMetrics(_ p: ProcessAnalysis) -> [MetricAnalysis] {
+        let attributed = p.metrics.values.filter(\.isAttributed).sorted { $0.metric < $1.metric }
+        var shown = attributed
+        if let rss = p.rss { shown.append(rss) }
+        if let shmem = p.metrics[.rssShmem], shmem.trend.classification == .leak, !shmem.trend.isInsufficientData {
+            shown.append(shmem)
+        }
+        return shown
+    }
+
+    /// `heap   6.1 MiB -> 2.3 MiB, sawtooth, floor +20.5 MiB/h; 4.0 KiB at exit`.
+    public static func metricLine(_ m: MetricAnalysis) -> String {
+        "\(m.metric.title.padding(to: 6)) \(metricFigures(m))"
+    }
+
+    /// `metricLine` without the metric's name.
+    public static func metricFigures(_ m: MetricAnalysis) -> String {
+        var line = "\(Units.formatBytes(m.start)) -> \(Units.formatBytes(m.end))"
+        line += trendWords(m.judgedTrend, own: m.ownTrend != nil ? (m.metric == .rss ? "own" : "unaccepted") : nil)
+        if m.metric == .rss { line += ", peak \(Units.formatBytes(m.peak))" }
+        if let teardown = m.atTeardown { line += "; \(Units.formatBytes(teardown)) at exit" }
+        return line
+    }
+
+    /// `, +1.2 MiB/h, leak` or `, sawtooth, floor +20 MiB/h`; the insufficient case says so.
+    public static func trendWords(_ t: GrowthTrend, own: String? = nil) -> String {
+        guard !t.isInsufficientData else { return " (too few snapshots after warm-up to judge)" }
+        let qualifier = own.map { " (\($0))" } ?? ""
+        if t.cycles != nil {
+            return ", \(t.classification.rawValue)\(qualifier), floor \(Units.formatDelta(Int64(t.sustainedSlopePerHour)))/h"
+        }
+        return ", \(Units.formatDelta(Int64(t.slopePerHour)))/h, \(t.classification.rawValue)\(qualifier)"
+    }
+
+    /// `rss grew +57 MiB after warm-up: heap explains 2%, mapped 95%`, or nil when RSS did not grow.
+    public static func explanationLine(_ p: ProcessAnalysis) -> String? {
+        guard let e = p.explanation else { return nil }
+        var parts: [String] = []
+        if e.sharedGrowth >= 1024 * 1024 {
+            parts.append("shared memory \(Units.formatDelta(Int64(e.sharedGrowth))) (not its own)")
+        }
+        guard let fraction = e.fraction else {
+            return parts.isEmpty ? nil : "rss growth after warm-up: " + parts.joined(separator: ", ")
+        }
+        let explained = e.parts.map { "\($0.metric.title) \(percent($0.growth / e.ownRSSGrowth))" }
+        let summary = explained.isEmpty ? "no attributed metric" : explained.joined(separator: ", ")
+        parts.insert("explained \(percent(fraction)) (\(summary))", at: 0)
+        return "rss grew \(Units.formatDelta(Int64(e.ownRSSGrowth))) after warm-up: " + parts.joined(separator: "; ")
+    }
+
+    /// `heap leak +229.5 KiB (+918 blocks), +20.7 MiB/h, suppressed by leak:pattern`.
+    public static func siteHeadline(_ s: SiteAnalysis) -> String {
+        var head = "\(s.metric.title) \(s.trend.classification.rawValue) \(Units.formatDelta(s.growthBytes))"
+        head += " (\(s.growthCount >= 0 ? "+" : "")\(plural(s.growthCount, "block")))"
+        head += ", \(Units.formatDelta(Int64(s.trend.sustainedSlopePerHour)))/h"
+        if let pattern = s.suppressedBy { head += ", suppressed by leak:\(pattern)" }
+        return head
+    }
+
+    /// Processes shown in full, and short-lived ones folded into one line: when a session has
+    /// judged processes, those too short to judge (helpers, workers that came and went) are folded.
+    public static func split(_ processes: [ProcessAnalysis]) -> (shown: [ProcessAnalysis], folded: [ProcessAnalysis]) {
+        let short = processes.filter(\.isInconclusive)
+        guard short.count > 1, short.count < processes.count else { return (processes, []) }
+        return (processes.filter { !$0.isInconclusive }, short)
+    }
+
+    /// `41 short-lived processes too short to judge (1-3 snapshots each): postgres: autovacuum worker (30), ...`.
+    public static func foldedLine(_ folded: [ProcessAnalysis]) -> String? {
+        guard !folded.isEmpty else { return nil }
+        var names: [String: Int] = [:]
+        for p in folded { names[Self.shortName(p.command), default: 0] += 1 }
+        let common = names.sorted { ($0.value, $1.key) > ($1.value, $0.key) }.prefix(4)
+            .map { $0.value > 1 ? "\($0.key) (\($0.value))" : $0.key }
+        let counts = folded.map(\.sampleCount)
+        let range = counts.min() == counts.max() ? "\(counts.min() ?? 0)" : "\(counts.min() ?? 0)-\(counts.max() ?? 0)"
+        return "\(plural(folded.count, "short-lived process")) too short to judge (\(range) snapshots each): "
+            + common.joined(separator: ", ") + (names.count > common.count ? ", ..." : "")
+    }
+
+    /// The command without arguments beyond the first 40 characters.
+    static func shortName(_ command: String) -> String {
+        command.count <= 40 ? command : String(command.prefix(37)) + "..."
+    }
+
+    static func percent(_ fraction: Double) -> String {
+        let value = fraction * 100
+        return value >= 10 || value == 0 ? "\(Int(value.rounded()))%" : "\(String(value, decimals: 1))%"
+    }
+}
+
+extension String {
+    /// Pads with spaces to `width` characters.
+    func padding(to width: Int) -> String { count >= width ? self : self + String(repeating: " ", count: width - count) }
 }
 
 /// `report --json`: the `memdrift.report/1` document of docs/json.md.
@@ -60,70 +175,239 @@ public enum ReportJSON {
         let schema = "memdrift.report/1"
         let session: String
         let verdict: String
+        let warnings: [String]
         let processes: [Process]
     }
 
     struct Process: Encodable {
         let pid: Int32
         let image: Int
+        let parent_pid: Int32
         let command: String
         let verdict: String
+        let reason: String
+        let sources: [String]
         let snapshots: Int
+        let judged_snapshots: Int
         let duration_seconds: Double
         let warmup_seconds: Double
         let sampled: Bool
-        let heap: Figure
-        let rss: Figure
+        let heap: Figure?
+        let rss: Figure?
+        let metrics: [String: Figure]
+        let rss_explained: Explanation?
         let suspects: [Site]
         let other_growth: [Site]
+
+        enum CodingKeys: String, CodingKey {
+            case pid, image, parent_pid, command, verdict, reason, sources, snapshots, judged_snapshots, duration_seconds
+            case warmup_seconds, sampled, heap, rss, metrics, rss_explained, suspects, other_growth
+        }
+
+        // Absent values are null, never missing.
+        func encode(to encoder: Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(pid, forKey: .pid)
+            try c.encode(image, forKey: .image)
+            try c.encode(parent_pid, forKey: .parent_pid)
+            try c.encode(command, forKey: .command)
+            try c.encode(verdict, forKey: .verdict)
+            try c.encode(reason, forKey: .reason)
+            try c.encode(sources, forKey: .sources)
+            try c.encode(snapshots, forKey: .snapshots)
+            try c.encode(judged_snapshots, forKey: .judged_snapshots)
+            try c.encode(duration_seconds, forKey: .duration_seconds)
+            try c.encode(warmup_seconds, forKey: .warmup_seconds)
+            try c.encode(sampled, forKey: .sampled)
+            try c.encode(heap, forKey: .heap)
+            try c.encode(rss, forKey: .rss)
+            try c.encode(metrics, forKey: .metrics)
+            try c.encode(rss_explained, forKey: .rss_explained)
+            try c.encode(suspects, forKey: .suspects)
+            try c.encode(other_growth, forKey: .other_growth)
+        }
     }
 
     struct Figure: Encodable {
-        let start_bytes: UInt64
-        let end_bytes: UInt64
-        let peak_bytes: UInt64
+        let start_bytes: Int64
+        let end_bytes: Int64
+        let peak_bytes: Int64
+        let teardown_bytes: Int64?
         let slope_bytes_per_hour: Double
+        let sustained_slope_bytes_per_hour: Double
         let classification: String
         let p_value: Double
         let insufficient_data: Bool
+        let own_slope_bytes_per_hour: Double?
+        let own_classification: String?
+
+        enum CodingKeys: String, CodingKey {
+            case start_bytes, end_bytes, peak_bytes, teardown_bytes, slope_bytes_per_hour, sustained_slope_bytes_per_hour
+            case classification, p_value, insufficient_data, own_slope_bytes_per_hour, own_classification
+        }
+
+        func encode(to encoder: Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(start_bytes, forKey: .start_bytes)
+            try c.encode(end_bytes, forKey: .end_bytes)
+            try c.encode(peak_bytes, forKey: .peak_bytes)
+            try c.encode(teardown_bytes, forKey: .teardown_bytes)
+            try c.encode(slope_bytes_per_hour, forKey: .slope_bytes_per_hour)
+            try c.encode(sustained_slope_bytes_per_hour, forKey: .sustained_slope_bytes_per_hour)
+            try c.encode(classification, forKey: .classification)
+            try c.encode(p_value, forKey: .p_value)
+            try c.encode(insufficient_data, forKey: .insufficient_data)
+            try c.encode(own_slope_bytes_per_hour, forKey: .own_slope_bytes_per_hour)
+            try c.encode(own_classification, forKey: .own_classification)
+        }
+    }
+
+    struct Explanation: Encodable {
+        let own_rss_growth_bytes: Int64
+        let shared_growth_bytes: Int64
+        let explained_fraction: Double?
+        let by_metric: [String: Int64]
+
+        enum CodingKeys: String, CodingKey { case own_rss_growth_bytes, shared_growth_bytes, explained_fraction, by_metric }
+
+        func encode(to encoder: Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(own_rss_growth_bytes, forKey: .own_rss_growth_bytes)
+            try c.encode(shared_growth_bytes, forKey: .shared_growth_bytes)
+            try c.encode(explained_fraction, forKey: .explained_fraction)
+            try c.encode(by_metric, forKey: .by_metric)
+        }
     }
 
     struct Site: Encodable {
+        let metric: String
         let classification: String
         let growth_bytes: Int64
         let growth_count: Int64
-        let live_bytes: UInt64
+        let live_bytes: Int64
         let slope_bytes_per_hour: Double
         let p_value: Double
         let suppressed_by: String?
         let frames: [JSONFrame]
+
+        enum CodingKeys: String, CodingKey {
+            case metric, classification, growth_bytes, growth_count, live_bytes, slope_bytes_per_hour, p_value, suppressed_by
+            case frames
+        }
+
+        func encode(to encoder: Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(metric, forKey: .metric)
+            try c.encode(classification, forKey: .classification)
+            try c.encode(growth_bytes, forKey: .growth_bytes)
+            try c.encode(growth_count, forKey: .growth_count)
+            try c.encode(live_bytes, forKey: .live_bytes)
+            try c.encode(slope_bytes_per_hour, forKey: .slope_bytes_per_hour)
+            try c.encode(p_value, forKey: .p_value)
+            try c.encode(suppressed_by, forKey: .suppressed_by)
+            try c.encode(frames, forKey: .frames)
+        }
     }
 
     /// The JSON text.
     public static func render(_ analysis: SessionAnalysis) -> String {
         JSONOutput.encode(
-            Document(session: analysis.path, verdict: analysis.verdict.rawValue, processes: analysis.processes.map(process)))
+            Document(
+                session: analysis.path, verdict: analysis.verdict.rawValue, warnings: analysis.warnings,
+                processes: analysis.processes.map(process)))
     }
 
     static func process(_ p: ProcessAnalysis) -> Process {
         Process(
-            pid: p.series.pid, image: p.series.image, command: p.command, verdict: p.verdict.rawValue, snapshots: p.snapshotCount,
+            pid: p.pid, image: p.image, parent_pid: p.parentPID, command: p.command, verdict: p.verdict.rawValue,
+            reason: p.reason, sources: p.sources.map(\.title), snapshots: p.sampleCount, judged_snapshots: p.judgedCount,
             duration_seconds: p.durationSeconds, warmup_seconds: p.warmupSeconds, sampled: p.isSampled,
-            heap: figure(p.heapStart, p.heapEnd, p.heapValues.max().map { UInt64($0) } ?? 0, p.heap),
-            rss: figure(p.rssStart, p.rssEnd, p.rssPeak, p.rss),
-            suspects: p.suspects.map(site), other_growth: p.otherGrowers.map(site))
+            heap: p.heap.map(figure), rss: p.rss.map(figure),
+            metrics: Dictionary(uniqueKeysWithValues: p.metrics.map { ($0.key.rawValue, figure($0.value)) }),
+            rss_explained: p.explanation.map { e in
+                Explanation(
+                    own_rss_growth_bytes: Int64(e.ownRSSGrowth), shared_growth_bytes: Int64(e.sharedGrowth),
+                    explained_fraction: e.fraction,
+                    by_metric: Dictionary(uniqueKeysWithValues: e.parts.map { ($0.metric.rawValue, Int64($0.growth)) }))
+            },
+            suspects: p.suspects.map(site), other_growth: p.otherGrowth.map(site))
     }
 
-    static func figure(_ start: UInt64, _ end: UInt64, _ peak: UInt64, _ t: GrowthTrend) -> Figure {
-        Figure(
-            start_bytes: start, end_bytes: end, peak_bytes: peak, slope_bytes_per_hour: t.slopePerHour,
-            classification: t.classification.rawValue, p_value: t.pValue, insufficient_data: t.isInsufficientData)
+    static func figure(_ m: MetricAnalysis) -> Figure {
+        let t = m.trend
+        return Figure(
+            start_bytes: Int64(m.start), end_bytes: Int64(m.end), peak_bytes: Int64(m.peak),
+            teardown_bytes: m.atTeardown.map { Int64($0) }, slope_bytes_per_hour: t.slopePerHour,
+            sustained_slope_bytes_per_hour: t.sustainedSlopePerHour, classification: t.classification.rawValue,
+            p_value: t.pValue, insufficient_data: t.isInsufficientData,
+            own_slope_bytes_per_hour: m.ownTrend?.sustainedSlopePerHour,
+            own_classification: m.ownTrend?.classification.rawValue)
     }
 
-    static func site(_ s: CallSiteTrend) -> Site {
+    static func site(_ s: SiteAnalysis) -> Site {
         Site(
-            classification: s.trend.classification.rawValue, growth_bytes: s.growthBytes, growth_count: s.growthCount,
-            live_bytes: s.bytesAtEnd, slope_bytes_per_hour: s.trend.slopePerHour, p_value: s.trend.pValue,
-            suppressed_by: s.suppressedBy, frames: s.frames.map(JSONFrame.init))
+            metric: s.metric.rawValue, classification: s.trend.classification.rawValue, growth_bytes: s.growthBytes,
+            growth_count: s.growthCount, live_bytes: s.bytesAtEnd, slope_bytes_per_hour: s.trend.sustainedSlopePerHour,
+            p_value: s.trend.pValue, suppressed_by: s.suppressedBy, frames: s.frames.map(JSONFrame.init))
     }
+}
+
+/// The summary `run` prints when the command ends: per process the span, the metrics and the
+/// call sites that grew most, then the verdict line.
+public struct RunSummaryText {
+    /// Growing call sites listed per process.
+    public var topCallSites = 5
+    /// Processes listed in full; the rest are counted.
+    public var maximumProcesses = 10
+    /// Frames shown per call site.
+    public var framesPerCallSite = 6
+
+    /// Creates a summary renderer with the default limits.
+    public init() {}
+
+    /// The summary text, ending with the verdict line.
+    public func render(_ analysis: SessionAnalysis) -> String {
+        let total = analysis.processes.reduce(0) { $0 + $1.sampleCount }
+        var lines = [
+            "memdrift: session \(analysis.path): \(plural(analysis.processes.count, "process")), \(plural(total, "snapshot"))"
+        ]
+        for warning in analysis.warnings { lines.append("  warning: \(warning)") }
+        let (shown, folded) = ReportLayout.split(analysis.processes)
+        for p in shown.prefix(maximumProcesses) {
+            lines.append(ReportLayout.title(p).shortened(to: 100))
+            lines.append("  " + ReportLayout.span(p))
+            for m in ReportLayout.shownMetrics(p) { lines.append("  " + ReportLayout.metricLine(m)) }
+            let sites = p.suspects + p.otherGrowth.filter { $0.growthBytes > 0 }
+            guard !sites.isEmpty else { continue }
+            lines.append(p.suspects.isEmpty ? "  growing call sites (leaf first):" : "  leak suspects first (leaf first):")
+            for s in sites.prefix(topCallSites) {
+                let names = s.frames.isEmpty ? ["[no stack]"] : s.frames.map(\.displayName)
+                let more = names.count > framesPerCallSite ? " <- ..." : ""
+                lines.append(
+                    "    \(ReportLayout.siteHeadline(s))  " + names.prefix(framesPerCallSite).joined(separator: " <- ") + more)
+            }
+        }
+        if shown.count > maximumProcesses {
+            lines.append("  ... and \(plural(shown.count - maximumProcesses, "more process")) (memdrift report shows all)")
+        }
+        if let line = ReportLayout.foldedLine(folded) { lines.append(line) }
+        lines.append(Self.verdictLine(analysis))
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// One line naming the session's verdict and the process and call site behind it.
+    public static func verdictLine(_ analysis: SessionAnalysis) -> String {
+        var line = "memdrift: verdict \(analysis.verdict.rawValue)"
+        if let p = analysis.processes.first(where: { $0.verdict == analysis.verdict && $0.verdict != .stable }) {
+            line += " (pid \(p.pid)"
+            if let top = p.suspects.first?.frames.first { line += ": \(top.displayName)" } else { line += ": \(p.reason)" }
+            line += ")"
+        }
+        return line + "; details: memdrift report \(analysis.path)"
+    }
+}
+
+extension String {
+    /// At most `limit` characters, with `...` where it was cut.
+    func shortened(to limit: Int) -> String { count <= limit ? self : String(prefix(limit - 3)) + "..." }
 }

@@ -1,5 +1,6 @@
 import FoundationEssentials
 import Glibc
+import MemdriftCore
 
 /// The live descendants of a process, read from /proc.
 enum ProcessTree {
@@ -23,7 +24,7 @@ enum ProcessTree {
 
     /// The parent pid from /proc/PID/stat; the command name may hold spaces and parentheses.
     static func parentPID(of pid: pid_t) -> pid_t? {
-        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+        guard let stat = readWholeTextFile("/proc/\(pid)/stat"),
             let close = stat.lastIndex(of: ")")
         else { return nil }
         let fields = stat[stat.index(after: close)...].split(separator: " ")
@@ -31,9 +32,15 @@ enum ProcessTree {
         return pid_t(fields[1])
     }
 
+    /// Whether `library` (a path) is mapped into the process: the tracker is in it.
+    static func hasMapped(_ library: String, in pid: pid_t) -> Bool {
+        guard let maps = readWholeTextFile("/proc/\(pid)/maps") else { return false }
+        return maps.contains(library)
+    }
+
     /// Whether the process exists and is not a zombie.
     static func isRunning(_ pid: pid_t) -> Bool {
-        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+        guard let stat = readWholeTextFile("/proc/\(pid)/stat"),
             let close = stat.lastIndex(of: ")")
         else { return false }
         let state = stat[stat.index(after: close)...].split(separator: " ").first

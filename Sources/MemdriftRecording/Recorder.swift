@@ -39,7 +39,6 @@ public final class Recorder {
     private let options: RunOptions
     private let isTerminal = isatty(STDERR_FILENO) == 1
     private var statusShown = false
-    public var summary = RunSummary()
 
     /// Creates a recorder for `options`.
     public init(options: RunOptions) { self.options = options }
@@ -75,12 +74,9 @@ public final class Recorder {
             }
             throw error
         }
-        let status = supervise(pid: pid, session: sessionPath)
+        let status = supervise(pid: pid, session: sessionPath, tracker: tracker)
         clearStatus()
-        if !options.quiet {
-            let text = (try? summary.render(sessionPath: sessionPath, mainPID: pid)) ?? "memdrift: session \(sessionPath)\n"
-            StandardError.write(text)
-        }
+        SessionDirectory.removeTemporaryFiles(sessionPath)
         return RunResult(sessionPath: sessionPath, exitCode: status, pid: pid)
     }
 
@@ -111,7 +107,7 @@ public final class Recorder {
     }
 
     /// Waits for the target, forwarding signals, stopping the tree after the duration. Returns the exit code.
-    private func supervise(pid: pid_t, session: String) -> Int32 {
+    private func supervise(pid: pid_t, session: String, tracker: String) -> Int32 {
         let start = Date()
         var watcher = SessionWatcher(path: session)
         var lastProgress = Date.distantPast
@@ -129,7 +125,7 @@ public final class Recorder {
                     killTree(pid, SIGKILL)
                 } else if fromTerminal == 0 {
                     // The terminal already delivered it to the whole foreground group.
-                    requestFinalSnapshots(watcher: &watcher, session: session)
+                    requestFinalSnapshots(watcher: &watcher, session: session, tracker: tracker)
                     kill(pid, signal)
                 }
                 signal = mds_take_signal(&fromTerminal)
@@ -139,7 +135,7 @@ public final class Recorder {
             if let duration = options.duration, elapsed >= duration {
                 clearStatus()
                 if !options.quiet { note("duration reached after \(Units.formatDuration(elapsed)): stopping the process tree") }
-                requestFinalSnapshots(watcher: &watcher, session: session)
+                requestFinalSnapshots(watcher: &watcher, session: session, tracker: tracker)
                 let code = stop(pid)
                 // Dying from our own stop signal is the planned end of the run, not a failure.
                 return code == 128 + SIGTERM || code == 128 + SIGKILL ? 0 : code
@@ -150,7 +146,7 @@ public final class Recorder {
                 watcher.refresh()
                 if isTerminal || watcher.snapshotCount != lastReported {
                     lastReported = watcher.snapshotCount
-                    showStatus(status(&watcher, main: pid, elapsed: elapsed))
+                    showStatus(status(watcher, elapsed: elapsed))
                 }
             }
             // Sleeps until the next status update is due, but wakes the moment the target exits.
@@ -176,16 +172,22 @@ public final class Recorder {
     }
 
     /// Asks every traced process for a snapshot and waits briefly for them, so the last interval is kept.
-    private func requestFinalSnapshots(watcher: inout SessionWatcher, session: String) {
+    ///
+    /// Traced processes are found in /proc (those with the tracker mapped), not in the session: a
+    /// process stopped before its first interval has written nothing yet and must still answer.
+    private func requestFinalSnapshots(watcher: inout SessionWatcher, session: String, tracker: String) {
+        let library = Path.canonical(tracker)  // /proc/PID/maps names the file, not the link to it
+        let traced = ProcessTree.descendants(of: getpid()).filter { ProcessTree.hasMapped(library, in: $0) }
+        guard !traced.isEmpty else { return }
         watcher.refresh()
         let before = watcher.snapshotCount
-        let running = Set(watcher.series.map(\.pid).filter { ProcessTree.isRunning($0) })
-        guard !running.isEmpty, (try? Session.requestSnapshot(sessionPath: session)) != nil else { return }
+        guard (try? Session.requestSnapshot(sessionPath: session)) != nil else { return }
         let deadline = Date().addingTimeInterval(3)
         while Date() < deadline {
             usleep(50_000)
             watcher.refresh()
-            if watcher.snapshotCount >= before + running.count { return }
+            if watcher.snapshotCount >= before + traced.count { return }
+            if !traced.contains(where: ProcessTree.isRunning) { return }
         }
     }
 
@@ -218,24 +220,11 @@ public final class Recorder {
         for descendant in ProcessTree.descendants(of: getpid()) where descendant != pid { kill(descendant, signal) }
     }
 
-    private func status(_ watcher: inout SessionWatcher, main: pid_t, elapsed: Double) -> String {
-        var parts = ["memdrift \(Units.formatDuration(elapsed))"]
-        if let duration = options.duration { parts[0] += " of \(Units.formatDuration(duration))" }
-        if let series = watcher.latestSeries(of: main), let (first, last) = watcher.endpoints(of: series) {
-            parts.append("rss \(Units.formatBytes(last.figures.rss))")
-            let heapChange = Int64(bitPattern: last.figures.heapLiveBytes &- first.figures.heapLiveBytes)
-            parts.append("heap \(Units.formatBytes(last.figures.heapLiveBytes)) (\(Units.formatDelta(heapChange)))")
-            if let top = StackGrowth.ranking(from: first, to: last).first, top.deltaBytes > 0,
-                let leaf = summary.names(of: top.stack, in: last).first
-            {
-                parts.append("top \(leaf) \(Units.formatDelta(top.deltaBytes))")
-            }
-        } else {
-            parts.append("waiting for the first snapshot")
-        }
-        let processes = Set(watcher.series.map(\.pid)).count
-        parts.append("\(watcher.snapshotCount) snapshots, \(processes) process\(processes == 1 ? "" : "es")")
-        return parts.joined(separator: " | ")
+    private func status(_ watcher: SessionWatcher, elapsed: Double) -> String {
+        let columns = Int(mds_terminal_columns(STDERR_FILENO))
+        return StatusLine.render(
+            elapsed: elapsed, duration: options.duration, processes: Array(watcher.processes.values),
+            isRunning: ProcessTree.isRunning, width: isTerminal ? (columns > 0 ? columns : 80) - 1 : nil)
     }
 
     private func showStatus(_ line: String) {

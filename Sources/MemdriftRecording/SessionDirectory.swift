@@ -17,7 +17,8 @@ public enum SessionDirectory {
     /// Refuses symlinks, other users' directories and directories that already hold files,
     /// so two runs never mix their snapshots and nobody else can plant files in a session.
     public static func prepare(_ requested: String?, command: String) throws(RecordingError) -> String {
-        let path = TrackerLocator.absolutePath(requested ?? defaultName(command: command))
+        guard let requested else { return try createUnique(TrackerLocator.absolutePath(defaultName(command: command))) }
+        let path = TrackerLocator.absolutePath(requested)
         if mkdir(path, 0o700) == 0 { return path }
         let createError = errno
         guard createError == EEXIST else {
@@ -35,5 +36,28 @@ public enum SessionDirectory {
         }
         guard chmod(path, 0o700) == 0 else { throw .outputUnusable(path: path, reason: String(cString: strerror(errno))) }
         return path
+    }
+
+    /// Creates `base`, or `base-2`, `base-3`, ... when runs started in the same second (parallel CI jobs).
+    static func createUnique(_ base: String) throws(RecordingError) -> String {
+        for n in 1...1000 {
+            let path = n == 1 ? base : "\(base)-\(n)"
+            if mkdir(path, 0o700) == 0 { return path }
+            guard errno == EEXIST else { throw .outputUnusable(path: path, reason: String(cString: strerror(errno))) }
+        }
+        throw .outputUnusable(path: base, reason: "1000 sessions of that name already exist; pass --output")
+    }
+
+    /// Removes snapshots that were being written when their process was killed (`.snap-*.tmp`):
+    /// readers ignore them, but they are dead weight in a CI artifact.
+    public static func removeTemporaryFiles(_ session: String) {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: session)) ?? []
+        for name in names where name.hasPrefix("pid-") {
+            let directory = Path.join(session, name)
+            for file in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+            where file.hasPrefix(".snap-") && file.hasSuffix(".tmp") {
+                unlink(Path.join(directory, file))
+            }
+        }
     }
 }

@@ -1,41 +1,55 @@
 import MemdriftCore
 
-/// Follows a session while it is being written: the newest snapshot of every series.
+/// Follows a session while it is being written: the first and newest figures of every series,
+/// read from each new snapshot's header and figures only.
 struct SessionWatcher {
+    /// What the status line shows of one process image.
+    struct Process {
+        var pid: Int32
+        /// 1 for the pid's first image, counting up across exec.
+        var image: Int
+        var name: String
+        var first: ProcessFigures
+        var latest: ProcessFigures
+        var snapshots: Int
+
+        var rssGrowth: Int64 { Int64(bitPattern: latest.rss &- first.rss) }
+        var heapGrowth: Int64 { Int64(bitPattern: latest.heapLiveBytes &- first.heapLiveBytes) }
+    }
+
     let path: String
-    private var cache: [String: Snapshot] = [:]
-    private(set) var snapshotCount = 0
-    private(set) var series: [SnapshotSeries] = []
+    private(set) var processes: [String: Process] = [:]
+    private var seen: [String: String] = [:]
 
     init(path: String) { self.path = path }
 
-    /// Re-lists the session; reads only snapshot files not read before.
+    /// Snapshots written so far, over every series.
+    var snapshotCount: Int { processes.values.reduce(0) { $0 + $1.snapshots } }
+
+    /// Re-lists the session; reads only snapshot files newer than those read before.
     mutating func refresh() {
         guard let session = try? Session.open(path) else { return }
-        series = session.series
-        snapshotCount = series.reduce(0) { $0 + $1.snapshotPaths.count }
+        for series in session.series {
+            guard let newest = series.snapshotPaths.last, seen[series.name] != newest else { continue }
+            guard let latest = try? SnapshotReader.readSummary(path: newest) else { continue }
+            seen[series.name] = newest
+            if var known = processes[series.name] {
+                known.latest = latest.figures
+                known.snapshots = series.snapshotPaths.count
+                processes[series.name] = known
+            } else {
+                let first =
+                    series.snapshotPaths.count == 1
+                    ? latest : (try? SnapshotReader.readSummary(path: series.snapshotPaths[0])) ?? latest
+                let program = Path.lastComponent(of: latest.commandLine.first ?? latest.executable)
+                processes[series.name] = Process(
+                    pid: series.pid, image: series.image, name: program.isEmpty ? "?" : program, first: first.figures,
+                    latest: latest.figures,
+                    snapshots: series.snapshotPaths.count)
+            }
+        }
     }
 
-    /// The first and newest snapshots of a series (the same when it has one).
-    mutating func endpoints(of s: SnapshotSeries) -> (first: Snapshot, last: Snapshot)? {
-        guard let firstPath = s.snapshotPaths.first, let lastPath = s.snapshotPaths.last,
-            let first = load(firstPath), let last = load(lastPath)
-        else { return nil }
-        // Intermediate snapshots are never needed again: keep the cache to two per series.
-        let directory = path + "/" + s.name + "/"
-        for key in cache.keys where key.hasPrefix(directory) && key != firstPath && key != lastPath { cache[key] = nil }
-        return (first, last)
-    }
-
-    private mutating func load(_ path: String) -> Snapshot? {
-        if let hit = cache[path] { return hit }
-        guard let snapshot = try? SnapshotReader.read(path: path) else { return nil }
-        cache[path] = snapshot
-        return snapshot
-    }
-
-    /// The series a pid wrote last (its newest image).
-    func latestSeries(of pid: Int32) -> SnapshotSeries? {
-        series.filter { $0.pid == pid }.max { $0.image < $1.image }
-    }
+    /// The pids that wrote at least one snapshot.
+    var pids: Set<Int32> { Set(processes.values.map(\.pid)) }
 }

@@ -1,6 +1,6 @@
 import MemdriftCore
 
-/// Names the frames of recorded stacks, folding allocator and runtime frames away unless asked not to.
+/// Names the frames of call sites, folding allocator and runtime frames away unless asked not to.
 public final class StackSymbolizer: Sendable {
     public let symbolizer: Symbolizer
     /// Keep allocator, runtime and tracker frames (`--full-stacks`).
@@ -12,21 +12,27 @@ public final class StackSymbolizer: Sendable {
         self.fullStacks = fullStacks
     }
 
-    /// One recorded frame as symbolized frames: inlined ones first, then the containing function.
-    public func symbolize(_ frame: Frame, in snapshot: Snapshot) -> [SymbolizedFrame] {
-        guard let module = snapshot.module(of: frame) else {
-            return [SymbolizedFrame(modulePath: "[unknown]", address: frame.offset, note: "no module")]
+    /// One frame as symbolized frames: for native code, inlined ones first, then the containing function.
+    public func symbolize(_ frame: CallFrame) -> [SymbolizedFrame] {
+        switch frame {
+        case .source(let f):
+            return [SymbolizedFrame(function: f.function, file: f.file, line: f.line, modulePath: f.runtime, address: 0)]
+        case .native(let f):
+            guard f.module != .unknown else {
+                return [SymbolizedFrame(modulePath: "[unknown]", address: f.offset, note: "no module")]
+            }
+            guard f.module.path.hasPrefix("/") else {
+                // The vDSO and anonymous code have no file to read symbols from.
+                return [SymbolizedFrame(modulePath: f.module.path, address: f.offset, note: "no file")]
+            }
+            return symbolizer.symbolize(modulePath: f.module.path, buildID: f.module.buildID, address: f.offset)
         }
-        guard module.path.hasPrefix("/") else {
-            // The vDSO and anonymous code have no file to read symbols from.
-            return [SymbolizedFrame(modulePath: module.path, address: frame.offset, note: "no file")]
-        }
-        return symbolizer.symbolize(modulePath: module.path, buildID: module.buildID, address: frame.offset)
     }
 
-    /// A stack's frames, leaf first, with inlined frames expanded.
-    public func frames(of stack: CallStack, in snapshot: Snapshot) -> [SymbolizedFrame] {
-        let all = stack.frames.flatMap { symbolize($0, in: snapshot) }
+    /// A call site's frames, leaf first, with inlined frames expanded and (unless keeping full
+    /// stacks) leading allocator and runtime frames folded away.
+    public func frames(of site: CallSite) -> [SymbolizedFrame] {
+        let all = site.frames.flatMap(symbolize)
         return fullStacks ? all : AllocatorFrames.trimmingLeadingAllocatorFrames(all)
     }
 }

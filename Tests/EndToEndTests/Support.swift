@@ -29,9 +29,10 @@ struct Outcome {
 }
 
 /// Runs a program to completion (killing it after `timeout` seconds, which fails the test).
-func launch(_ executable: String, _ arguments: [String], environment: [String: String] = [:], timeout: Double = 120) throws
-    -> Outcome
-{
+func launch(
+    _ executable: String, _ arguments: [String], environment: [String: String] = [:], directory: String? = nil,
+    timeout: Double = 120
+) throws -> Outcome {
     let dir = try scratchDirectory()
     defer { try? FileManager.default.removeItem(atPath: dir) }
     let out = "\(dir)/stdout", err = "\(dir)/stderr"
@@ -40,6 +41,7 @@ func launch(_ executable: String, _ arguments: [String], environment: [String: S
     let process = Process()
     process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = arguments
+    if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
     process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
     process.standardInput = FileHandle.nullDevice
     process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: out))
@@ -96,5 +98,30 @@ extension Snapshot {
             guard let leaf = s.frames.first, let m = self.module(of: leaf) else { return false }
             return m.name == module && range.contains(leaf.offset)
         }
+    }
+}
+
+/// The call site of the main process whose live bytes grew most from its first to its last sample.
+func topGrower(in session: String, pid: Int32? = nil) throws -> (site: CallSite, growth: Int64, timeline: ProcessTimeline) {
+    let timelines = try TimelineReader.read(session)
+    let t = try #require(
+        pid.flatMap { p in timelines.processes.first { $0.pid == p } }
+            ?? timelines.processes.min { $0.startWallClockNanos < $1.startWallClockNanos })
+    let heap = try #require(t.attributed[.heapMalloc])
+    let last = t.samples.count - 1
+    var best: (CallSite, Int64)?
+    for (i, history) in heap.histories.enumerated() {
+        let growth = history.counters(at: last).liveBytes - history.counters(at: 0).liveBytes
+        if best == nil || growth > best!.1 { best = (heap.sites[i], growth) }
+    }
+    let (site, growth) = try #require(best)
+    return (site, growth, t)
+}
+
+extension CallSite {
+    /// The leaf frame's module name and offset, for native frames.
+    var nativeLeaf: NativeFrame? {
+        guard case .native(let f)? = frames.first else { return nil }
+        return f
     }
 }

@@ -10,20 +10,11 @@ private func topGrower(_ command: [String], seconds: String = "3s") throws -> (
 ) {
     let (outcome, session) = try record(command, flags: ["--interval", "300ms", "--duration", seconds])
     #expect(outcome.status == 0)
-    let series = try #require(
-        try Session.open(session).series.first { $0.pid == Int32(mainPID(outcome.stderrText) ?? 0) }
-            ?? Session.open(session).series.first)
-    let snapshots = try series.loadSnapshots()
-    let first = try #require(snapshots.first), last = try #require(snapshots.last)
-    let top = try #require(StackGrowth.ranking(from: first, to: last).first)
+    let top = try topGrower(in: session)
     return (
-        StackSymbolizer().frames(of: top.stack, in: last), outcome.stderrText, session,
-        StackSymbolizer(fullStacks: true).frames(of: top.stack, in: last)
+        StackSymbolizer().frames(of: top.site), outcome.stderrText, session,
+        StackSymbolizer(fullStacks: true).frames(of: top.site)
     )
-}
-
-private func mainPID(_ summary: String) -> Int? {
-    summary.split(separator: "\n").first { $0.hasPrefix("pid ") }.flatMap { Int($0.dropFirst(4).prefix { $0.isNumber }) }
 }
 
 /// The first frame that is not inlined into another.
@@ -87,13 +78,13 @@ private func firstCallFrame(_ frames: [SymbolizedFrame]) -> SymbolizedFrame? { f
         let (_, _, session, _) = try topGrower([program, "0"], seconds: "2s")
 
         try FileManager.default.removeItem(atPath: program)
-        let deleted = try RunSummary().render(sessionPath: session)
+        let deleted = try launch(Built.memdrift, ["report", session]).stdoutText
         #expect(deleted.contains("leaky-server+0x"))
         #expect(deleted.contains("(module missing)"))
         #expect(!deleted.contains("remember_error"))
 
         try FileManager.default.copyItem(atPath: Built.path("steady"), toPath: program)
-        let replaced = try RunSummary().render(sessionPath: session)
+        let replaced = try launch(Built.memdrift, ["report", session]).stdoutText
         #expect(replaced.contains("build-id mismatch"))
         #expect(!replaced.contains("remember_error") && !replaced.contains("make_buffer"))
     }

@@ -51,3 +51,42 @@ func write(_ snapshot: Snapshot, to path: String) throws {
         atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
     try Data(SnapshotEncoder.encode(snapshot)).write(to: URL(fileURLWithPath: path))
 }
+
+@Suite struct ProcessTimelineTests {
+    private func command(_ args: [String]) -> String {
+        ProcessTimeline(
+            pid: 1, image: 1, parentPID: 0, name: "pid-1", executable: "/bin/x", commandLine: args, startWallClockNanos: 0
+        )
+        .command
+    }
+
+    @Test func processTitlesLoseTheirPaddingAndStayOnOneLine() {
+        #expect(command(["postgres: autovacuum worker   ", "", ""]) == "postgres: autovacuum worker")
+        #expect(command(["sh", "-c", "echo a\necho b"]) == "sh -c echo a\\necho b")
+        #expect(command(["tab\there", "bell\u{7}"]) == "tab\\there bell\\x7")
+        #expect(command([]) == "/bin/x")
+    }
+
+    @Test func siteHistoriesStoreOnlyChangesAndAnswerForEverySample() {
+        var h = SiteHistory()
+        h.record(.zero, at: 0)
+        h.record(SiteCounters(liveBytes: 10, liveCount: 1), at: 2)
+        h.record(SiteCounters(liveBytes: 10, liveCount: 1), at: 3)
+        h.record(SiteCounters(liveBytes: 30, liveCount: 3), at: 5)
+        #expect(h.changes == 2)
+        #expect(h.counters(at: 1) == .zero)
+        #expect(h.counters(at: 4).liveBytes == 10)
+        #expect(h.liveBytes(at: [0, 2, 4, 5, 9]) == [0, 10, 10, 30, 30])
+    }
+
+    @Test func modulesAreTheSameModuleByBuildIDWhereverTheyWereLoaded() {
+        let a = ModuleIdentity(path: "/usr/bin/app", buildID: [1, 2])
+        #expect(a == ModuleIdentity(path: "/tmp/copy/app", buildID: [1, 2]))
+        #expect(a != ModuleIdentity(path: "/usr/bin/app", buildID: [3]))
+        #expect(a != ModuleIdentity(path: "/usr/bin/app", buildID: []))
+        #expect(ModuleIdentity(path: "/x", buildID: []) == ModuleIdentity(path: "/x", buildID: []))
+        let site = CallSite(frames: [.native(NativeFrame(module: a, offset: 4))])
+        let copy = CallSite(frames: [.native(NativeFrame(module: ModuleIdentity(path: "/other", buildID: [1, 2]), offset: 4))])
+        #expect(Set([site, copy]).count == 1)
+    }
+}

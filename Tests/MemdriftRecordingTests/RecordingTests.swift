@@ -44,68 +44,6 @@ import Testing
     }
 }
 
-@Suite struct RunSummaryTests {
-    @Test func listsTheMainProcessFirstWithItsTopGrower() throws {
-        let dir = try makeTemporaryDirectory()
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        try store(snapshot(pid: 10, sequence: 1, leak: 100), in: dir)
-        try store(snapshot(pid: 10, sequence: 2, leak: 50_100), in: dir)
-        try store(snapshot(pid: 11, sequence: 1, leak: 0), in: dir)
-        try store(snapshot(pid: 11, sequence: 2, leak: 900_000), in: dir)
-
-        let text = try RunSummary().render(sessionPath: dir, mainPID: 10)
-        let lines = text.split(separator: "\n").map(String.init)
-        #expect(lines[0] == "memdrift: session \(dir): 2 processes, 4 snapshots")
-        #expect(lines[1].hasPrefix("pid 10: app --serve"))
-        #expect(lines[3].contains("heap 4.1 KiB -> 52.9 KiB (+48.8 KiB)"))
-        #expect(
-            lines[5]
-                == "    +48.8 KiB (+200 blocks, 48.9 KiB live)  app+0x1234 (module missing) <- libc.so.6+0x2724a (module missing)"
-        )
-        #expect(text.contains("pid 11: app --serve"))
-    }
-
-    @Test func saysSoWhenNothingGrew() throws {
-        let dir = try makeTemporaryDirectory()
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        try store(snapshot(pid: 10, sequence: 1, leak: 100), in: dir)
-        try store(snapshot(pid: 10, sequence: 2, leak: 100), in: dir)
-        #expect(try RunSummary().render(sessionPath: dir).contains("no call site grew"))
-    }
-
-    private func snapshot(pid: Int32, sequence: UInt64, leak: UInt64) -> Snapshot {
-        let header = SnapshotHeader(
-            pid: pid, sequence: sequence, wallClockNanos: sequence * 1_000_000_000, monotonicNanos: sequence * 1_000_000_000,
-            startWallClockNanos: 0, startMonotonicNanos: 0, intervalNanos: 1_000_000_000)
-        var figures = ProcessFigures()
-        figures[.heapLiveBytes] = leak + 4096
-        figures[.vmRSS] = 1 << 22
-        let modules = [
-            Module(index: 0, base: 0, start: 0, end: 1 << 20, buildID: [1], path: "/bin/app"),
-            Module(index: 1, base: 1 << 30, start: 1 << 30, end: 1 << 31, buildID: [2], path: "/lib/libc.so.6"),
-        ]
-        let stacks = [
-            CallStack(
-                id: 1, frames: [Frame(module: 0, offset: 0x1234), Frame(module: 1, offset: 0x2724A)], liveBytes: leak,
-                liveCount: leak / 250, allocatedBytes: leak, allocatedCount: leak / 250),
-            CallStack(
-                id: 2, frames: [Frame(module: 0, offset: 0x2000)], liveBytes: 4096, liveCount: 1, allocatedBytes: 4096,
-                allocatedCount: 1),
-        ]
-        return Snapshot(
-            header: header, executable: "/bin/app", commandLine: ["app", "--serve"], figures: figures, modules: modules,
-            stacks: stacks)
-    }
-
-    private func store(_ s: Snapshot, in dir: String) throws {
-        let series = "\(dir)/pid-\(s.header.pid)"
-        try FileManager.default.createDirectory(atPath: series, withIntermediateDirectories: true)
-        let name =
-            "snap-" + String(repeating: "0", count: 6 - String(s.header.sequence).count) + String(s.header.sequence) + ".mds"
-        try Data(SnapshotEncoder.encode(s)).write(to: URL(fileURLWithPath: "\(series)/\(name)"))
-    }
-}
-
 func makeTemporaryDirectory() throws -> String {
     let path = NSTemporaryDirectory() + "memdrift-test-" + UUID().uuidString
     try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
@@ -159,5 +97,47 @@ func makeTemporaryDirectory() throws -> String {
             #expect(ELFProgramHeaders(path: "\(dir)/far.so") == nil)
             #expect(throws: RecordingError.self) { try TrackerLocator.validate("\(dir)/far.so") }
         }
+    }
+}
+
+@Suite struct StatusLineTests {
+    private func process(_ pid: Int32, _ name: String, rss: (UInt64, UInt64), heap: (UInt64, UInt64) = (0, 0), image: Int = 1)
+        -> SessionWatcher.Process
+    {
+        var first = ProcessFigures(), latest = ProcessFigures()
+        first[.vmRSS] = rss.0
+        latest[.vmRSS] = rss.1
+        first[.heapLiveBytes] = heap.0
+        latest[.heapLiveBytes] = heap.1
+        return SessionWatcher.Process(pid: pid, image: image, name: name, first: first, latest: latest, snapshots: 3)
+    }
+
+    /// `sh -c` or `git gc`: the child that grows is named, not the parent that waits.
+    @Test func coversTheWholeTreeAndNamesTheLargestGrower() {
+        let line = StatusLine.render(
+            elapsed: 12, duration: 30,
+            processes: [process(10, "sh", rss: (3 << 20, 3 << 20)), process(11, "git", rss: (8 << 20, 68 << 20), heap: (1, 2))],
+            isRunning: { _ in true }, width: nil)
+        #expect(line.contains("2 processes, 6 snapshots"))
+        #expect(line.contains("rss 71.0 MiB (+60.0 MiB)"))
+        #expect(line.hasSuffix("grows most: pid 11 git +60.0 MiB"))
+    }
+
+    @Test func fitsTheTerminalAndCountsOnlyLiveProcesses() {
+        let processes = [
+            process(10, "sh", rss: (3 << 20, 3 << 20)), process(11, "a-very-long-program-name", rss: (1 << 20, 90 << 20)),
+        ]
+        let line = StatusLine.render(elapsed: 12, duration: 30, processes: processes, isRunning: { $0 == 10 }, width: 79)
+        #expect(line.count <= 79)
+        #expect(line.contains("rss 3.0 MiB"))
+        #expect(StatusLine.render(elapsed: 1, duration: nil, processes: [], isRunning: { _ in true }, width: 20).count <= 20)
+    }
+
+    @Test func theNewestImageOfAPidStandsForIt() {
+        let line = StatusLine.render(
+            elapsed: 1, duration: nil,
+            processes: [process(10, "sh", rss: (1 << 20, 1 << 20)), process(10, "ls", rss: (2 << 20, 4 << 20), image: 2)],
+            isRunning: { _ in true }, width: nil)
+        #expect(line.contains("1 process, 6 snapshots | rss 4.0 MiB (+2.0 MiB)"))
     }
 }

@@ -23,4 +23,7 @@ pid_t mds_spawn(const char *file, char *const argv[], char *const envp[], int *e
  * exited (or cannot be watched), 0 on timeout. Uses a pidfd, so it wakes at once on exit. */
 int mds_wait_for_exit(pid_t pid, int milliseconds);
 
+/* The width of the terminal on `fd` in columns, 0 when it is not a terminal or does not say. */
+int mds_terminal_columns(int fd);
+
 #endif

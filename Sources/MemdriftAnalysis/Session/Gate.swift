@@ -42,47 +42,60 @@ public struct GateResult: Sendable {
 /// Applies thresholds to an analyzed session.
 public enum Gate {
     /// Checks every process against `thresholds`. Slopes of a process with too few snapshots are skipped.
+    ///
+    /// Heap limits apply to every attributed metric the process has (the malloc heap, mapped
+    /// memory, a runtime's heap); RSS slopes to the process's own RSS. Accepted (suppressed) call
+    /// sites and shared memory are taken out first: accepted growth never fails a gate.
     public static func evaluate(_ analysis: SessionAnalysis, thresholds: GateThresholds) -> GateResult {
         var checks: [GateCheck] = []
         for p in analysis.processes {
             func check(_ name: String, _ passed: Bool, _ message: String) {
-                checks.append(GateCheck(name: name, pid: p.series.pid, command: p.command, passed: passed, message: message))
+                checks.append(GateCheck(name: name, pid: p.pid, command: p.command, passed: passed, message: message))
             }
             let failing = thresholds.failOn.contains(p.verdict)
             var verdictMessage = "verdict \(p.verdict.rawValue)"
             if !p.suspects.isEmpty {
                 let names = p.suspects.prefix(3).map { $0.frames.first?.displayName ?? "[no stack]" }
-                verdictMessage += "; growing call sites: " + names.joined(separator: ", ")
+                verdictMessage += "; leaking call sites: " + names.joined(separator: ", ")
             }
             if failing { verdictMessage += " (fails on: \(thresholds.failOn.map(\.rawValue).sorted().joined(separator: ",")))" }
             check("verdict", !failing, verdictMessage)
 
-            if let limit = thresholds.maxHeapSlope, !p.heap.isInsufficientData {
-                let slope = p.heap.slopePerHour
-                check(
-                    "heap slope", slope <= limit, "heap slope \(Units.formatBytes(slope))/h, limit \(Units.formatBytes(limit))/h")
+            let heaps = p.metrics.values.filter { $0.isAttributed }.sorted { $0.metric < $1.metric }
+            if let limit = thresholds.maxHeapSlope {
+                for m in heaps where !m.judgedTrend.isInsufficientData {
+                    let slope = m.judgedTrend.sustainedSlopePerHour
+                    check(
+                        "\(m.metric.title) slope", slope <= limit,
+                        "\(m.metric.title) slope \(Units.formatBytes(slope))/h, limit \(Units.formatBytes(limit))/h")
+                }
             }
-            if let limit = thresholds.maxRSSSlope, !p.rss.isInsufficientData {
-                let slope = p.rss.slopePerHour
+            if let limit = thresholds.maxRSSSlope, let rss = p.rss, !rss.judgedTrend.isInsufficientData {
+                let slope = rss.judgedTrend.sustainedSlopePerHour
                 check("rss slope", slope <= limit, "rss slope \(Units.formatBytes(slope))/h, limit \(Units.formatBytes(limit))/h")
             }
             if let limit = thresholds.maxHeapGrowth {
-                let growth = Double(p.heapEnd) - Double(p.heapStart)
-                let allowed: Double
-                let shown: String
-                switch limit {
-                case .bytes(let b):
-                    allowed = Double(b)
-                    shown = Units.formatBytes(b)
-                case .percent(let pct):
-                    allowed = Double(p.heapStart) * pct / 100
-                    shown = "\(pct)% of \(Units.formatBytes(p.heapStart))"
+                for m in heaps where !m.values.isEmpty {
+                    let growth = m.ownGrowth
+                    let allowed: Double
+                    let shown: String
+                    switch limit {
+                    case .bytes(let b):
+                        allowed = Double(b)
+                        shown = Units.formatBytes(b)
+                    case .percent(let pct):
+                        allowed = m.start * pct / 100
+                        shown = "\(pct)% of \(Units.formatBytes(m.start))"
+                    }
+                    check(
+                        "\(m.metric.title) growth", growth <= allowed,
+                        "\(m.metric.title) grew \(Units.formatBytes(growth)) after warm-up, limit \(shown)")
                 }
-                check("heap growth", growth <= allowed, "heap grew \(Units.formatBytes(growth)) after warm-up, limit \(shown)")
             }
-            if let limit = thresholds.maxRSS {
+            if let limit = thresholds.maxRSS, let rss = p.rss {
                 check(
-                    "peak rss", p.rssPeak <= limit, "peak rss \(Units.formatBytes(p.rssPeak)), limit \(Units.formatBytes(limit))")
+                    "peak rss", rss.peak <= Double(limit),
+                    "peak rss \(Units.formatBytes(rss.peak)), limit \(Units.formatBytes(limit))")
             }
         }
         return GateResult(checks: checks)

@@ -3,9 +3,9 @@ import MemdriftSymbolization
 
 /// Settings of a session analysis.
 public struct AnalysisOptions: Sendable {
-    /// Trend settings per call site; its warm-up also applies to the process figures.
+    /// Trend settings per call site; its warm-up applies to every series of a process.
     public var callSite = TrendOptions.callSite
-    /// Trend settings for the tracked heap total (exact, so the call-site floors fit it).
+    /// Trend settings for attributed totals (the tracked heap, mapped memory, a runtime's heap).
     public var heap = TrendOptions.callSite
     /// Trend settings for RSS, which moves in pages and is noisier.
     public var rss = TrendOptions.process
@@ -17,69 +17,154 @@ public struct AnalysisOptions: Sendable {
     /// Default settings.
     public init() {}
 
-    /// Sets the warm-up of every series: a fraction of the run and/or a minimum duration.
+    /// Sets the warm-up of every series: a fraction of the run and a minimum duration.
     public mutating func setWarmup(fraction: Double?, seconds: Double?) {
         for keyPath in [\AnalysisOptions.callSite, \.heap, \.rss] {
             if let fraction { self[keyPath: keyPath].warmupFraction = fraction }
             if let seconds { self[keyPath: keyPath].warmupSeconds = seconds }
         }
     }
+
+    /// The time (seconds, on the timeline's clock) at which the warm-up ends for samples at `times`.
+    public func warmupEnd(_ times: [Double]) -> Double {
+        guard let first = times.first, let last = times.last else { return 0 }
+        return first + max(callSite.warmupFraction * (last - first), callSite.warmupSeconds)
+    }
+
+    /// The trend settings for a series of `metric`.
+    func trendOptions(for metric: MetricName) -> TrendOptions {
+        metric.rawValue.hasPrefix("rss") ? rss : heap
+    }
 }
 
-/// One call site's trend over a process's run.
-public struct CallSiteTrend: Sendable {
-    /// The stack as the last snapshot has it.
-    public var stack: CallStack
-    /// Symbolized frames, leaf first, user code first.
+/// One metric of a process over its judged samples.
+public struct MetricAnalysis: Sendable {
+    public var metric: MetricName
+    public var trend: GrowthTrend
+    /// Times and values of every judged sample that measured it, warm-up included (for charts).
+    public var times: [Double]
+    public var values: [Double]
+    /// The value at the end of the warm-up and at the last judged sample; the highest judged value.
+    public var start: Double
+    public var end: Double
+    public var peak: Double
+    /// The value in the final (teardown) sample, when the process exited or exec'd: shown, never judged.
+    public var atTeardown: Double?
+    /// The trend with what is not the process's own growth taken out: accepted (suppressed) call
+    /// sites, and for RSS shared memory. Nil when nothing was taken out.
+    public var ownTrend: GrowthTrend?
+
+    /// Growth after the warm-up with accepted call sites taken out (what `--max-heap-growth` limits).
+    public var ownGrowth: Double
+    /// Whether call sites hold its bytes (the heap, mapped memory, a runtime's heap), unlike RSS.
+    public var isAttributed: Bool
+
+    /// The trend verdicts and gates use: `ownTrend` when set, else `trend`.
+    public var judgedTrend: GrowthTrend { ownTrend ?? trend }
+
+    /// The fitted line's value at `time`.
+    public func fitted(at time: Double) -> Double { trend.intercept + trend.slopePerSecond * time }
+}
+
+/// One call site of one attributed metric whose live bytes moved after the warm-up.
+public struct SiteAnalysis: Sendable {
+    /// The attributed metric it belongs to (`heap.malloc`, `heap.mapped`, `go.inuse`, ...).
+    public var metric: MetricName
+    public var site: CallSite
+    /// Named frames, leaf first, user code first.
     public var frames: [SymbolizedFrame]
     public var trend: GrowthTrend
-    /// Live bytes and blocks at the end of the warm-up and at the last snapshot.
-    public var bytesAtStart: UInt64
-    public var bytesAtEnd: UInt64
-    public var countAtStart: UInt64
-    public var countAtEnd: UInt64
+    /// Live bytes and blocks at the end of the warm-up and at the last judged sample.
+    public var bytesAtStart: Int64
+    public var bytesAtEnd: Int64
+    public var countAtStart: Int64
+    public var countAtEnd: Int64
     /// The suppression pattern that accepted it, if any.
     public var suppressedBy: String?
 
-    public var growthBytes: Int64 { Int64(bitPattern: bytesAtEnd &- bytesAtStart) }
-    public var growthCount: Int64 { Int64(bitPattern: countAtEnd &- countAtStart) }
+    /// Bytes gained after the warm-up; for a leak never negative (the fitted growth when the ends disagree).
+    public var growthBytes: Int64 {
+        let change = bytesAtEnd - bytesAtStart
+        guard trend.classification == .leak, change <= 0 else { return change }
+        return Int64(max(0, trend.fittedGrowth))
+    }
+    /// Blocks gained after the warm-up; for a leak never negative.
+    public var growthCount: Int64 {
+        let change = countAtEnd - countAtStart
+        return trend.classification == .leak ? max(change, 0) : change
+    }
 }
 
-/// The analysis of one process image's series of snapshots.
+/// How much of a process's RSS growth its attributed metrics explain.
+public struct GrowthExplanation: Sendable {
+    /// Growth of the process's own RSS (shared memory excluded) after the warm-up.
+    public var ownRSSGrowth: Double
+    /// Growth of shared memory pages (rss.shmem) in the same window.
+    public var sharedGrowth: Double
+    /// Each attributed metric's growth in the same window.
+    public var parts: [(metric: MetricName, growth: Double)]
+
+    /// The explained fraction of the own RSS growth, nil when RSS did not grow materially.
+    public var fraction: Double? {
+        guard ownRSSGrowth >= 1024 * 1024 else { return nil }
+        return max(0, parts.reduce(0) { $0 + $1.growth }) / ownRSSGrowth
+    }
+}
+
+/// The judgement of one process image.
 public struct ProcessAnalysis: Sendable {
-    public var series: SnapshotSeries
+    public var pid: Int32
+    public var image: Int
+    public var parentPID: Int32
+    /// The session's name for it (`pid-4217`).
+    public var name: String
     public var command: String
-    public var snapshotCount: Int
+    public var sources: [TimelineSource]
+    /// Every sample, teardown included; and the samples judged.
+    public var sampleCount: Int
+    public var judgedCount: Int
+    /// Seconds from the first to the last judged sample.
     public var durationSeconds: Double
-    /// Seconds of warm-up excluded from every trend.
+    /// Seconds of warm-up excluded from every trend, counted from the first judged sample.
     public var warmupSeconds: Double
+    /// Timeline time of the first judged sample and of the end of the warm-up.
+    public var firstTime: Double
+    public var warmupEnd: Double
+    /// Timeline indices of the first sample after the warm-up and of the last judged sample
+    /// (the window every growth figure spans); nil when nothing was judged.
+    public var window: ClosedRange<Int>?
+    /// Why the last sample was taken (an exit, a request, ...).
+    public var lastReason: SampleReason?
     public var isSampled: Bool
-    public var heap: GrowthTrend
-    public var rss: GrowthTrend
-    /// Heap and RSS at the end of the warm-up and at the last snapshot; the highest RSS seen.
-    public var heapStart: UInt64
-    public var heapEnd: UInt64
-    public var rssStart: UInt64
-    public var rssEnd: UInt64
-    public var rssPeak: UInt64
-    /// Times (seconds since start) and values of the whole run, for charts.
-    public var times: [Double]
-    public var heapValues: [Double]
-    public var rssValues: [Double]
     public var verdict: ProcessVerdict
-    /// Call sites classified as leaks (unsuppressed), largest growth first.
-    public var suspects: [CallSiteTrend]
+    /// One line saying why.
+    public var reason: String
+    /// Every metric measured, by name.
+    public var metrics: [MetricName: MetricAnalysis]
+    /// Unsuppressed call sites classified as leaks, of any attributed metric, largest growth first.
+    public var suspects: [SiteAnalysis]
     /// Other call sites that grew (bounded, sawtooth) or were suppressed, largest growth first.
-    public var otherGrowers: [CallSiteTrend]
+    public var otherGrowth: [SiteAnalysis]
+    public var explanation: GrowthExplanation?
+
+    /// The tracked malloc heap.
+    public var heap: MetricAnalysis? { metrics[.heapMalloc] }
+    /// The resident set size.
+    public var rss: MetricAnalysis? { metrics[.rss] }
+    /// Too few judged samples to say anything: a short-lived helper, or a run too short.
+    public var isInconclusive: Bool { verdict == .inconclusive }
 }
 
-/// The analysis of a whole session.
+/// The judgement of a whole session.
 public struct SessionAnalysis: Sendable {
     public var path: String
+    /// Processes in report order: leaking first, then growing, then by how long they were judged.
     public var processes: [ProcessAnalysis]
+    /// Files that were skipped, one line each.
+    public var warnings: [String]
 
     /// The session's verdict: any leak, else any growth, else stable when any process had
-    /// enough snapshots to judge, else inconclusive.
+    /// enough samples to judge, else inconclusive.
     public var verdict: ProcessVerdict {
         let verdicts = processes.map(\.verdict)
         if verdicts.contains(.leak) { return .leak }
@@ -89,99 +174,240 @@ public struct SessionAnalysis: Sendable {
     }
 }
 
-/// Judges a session: per process and per call site, trend after warm-up and a verdict.
-public struct SessionAnalyzer: Sendable {
-    public let stacks: StackSymbolizer
+/// Names the frames of a call site for the judge: symbolization happens before judging.
+public protocol CallSiteNaming: Sendable {
+    /// Leaf first, user code first.
+    func frames(of site: CallSite) -> [SymbolizedFrame]
+}
+
+extension StackSymbolizer: CallSiteNaming {}
+
+/// Judges timelines: per process and per call site, trends after the warm-up and a verdict.
+///
+/// A pure function of the timelines, the options and the names of call sites: no file is read
+/// here, and renderers show what it returns without computing figures of their own.
+public struct Judge: Sendable {
+    public let names: any CallSiteNaming
     public let options: AnalysisOptions
 
-    /// Creates an analyzer naming frames with `stacks`.
-    public init(stacks: StackSymbolizer, options: AnalysisOptions = AnalysisOptions()) {
-        self.stacks = stacks
+    /// Creates a judge naming frames with `names`.
+    public init(names: any CallSiteNaming, options: AnalysisOptions = AnalysisOptions()) {
+        self.names = names
         self.options = options
     }
 
-    /// Reads and analyzes every series of the session at `path`.
-    public func analyze(sessionPath path: String) throws(FormatError) -> SessionAnalysis {
-        let session = try Session.open(path)
-        guard !session.series.isEmpty else { throw .emptySession(path: path) }
-        var processes: [ProcessAnalysis] = []
-        for s in session.series { processes.append(try analyze(s)) }
-        return SessionAnalysis(path: path, processes: processes)
+    /// Judges every process of a session.
+    public func judge(_ session: SessionTimelines) -> SessionAnalysis {
+        let order: [ProcessVerdict: Int] = [.leak: 0, .growth: 1, .stable: 2, .inconclusive: 3]
+        let processes = session.processes.map(judge).enumerated().sorted { a, b in
+            let (x, y) = (a.element, b.element)
+            if x.verdict != y.verdict { return order[x.verdict, default: 4] < order[y.verdict, default: 4] }
+            if x.durationSeconds != y.durationSeconds { return x.durationSeconds > y.durationSeconds }
+            return a.offset < b.offset
+        }.map(\.element)
+        return SessionAnalysis(path: session.path, processes: processes, warnings: session.warnings)
     }
 
-    /// Analyzes one series, reading its snapshots one at a time.
-    public func analyze(_ series: SnapshotSeries) throws(FormatError) -> ProcessAnalysis {
-        let n = series.snapshotPaths.count
-        var times: [Double] = [], heap: [Double] = [], rss: [Double] = []
-        var live: [UInt32: [Double]] = [:]
-        var counts: [UInt32: [Double]] = [:]
-        var last: Snapshot?
-        var sampled = false
-        for (i, path) in series.snapshotPaths.enumerated() {
-            let snapshot = try SnapshotReader.read(path: path)
-            times.append(snapshot.elapsedSeconds)
-            heap.append(Double(snapshot.figures.heapLiveBytes))
-            rss.append(Double(snapshot.figures.rss))
-            sampled = sampled || snapshot.header.isSampled
-            for stack in snapshot.stacks where stack.liveBytes > 0 || live[stack.id] != nil {
-                live[stack.id, default: [Double](repeating: 0, count: n)][i] = Double(stack.liveBytes)
-                counts[stack.id, default: [Double](repeating: 0, count: n)][i] = Double(stack.liveCount)
-            }
-            last = snapshot
+    /// Judges one process.
+    public func judge(_ t: ProcessTimeline) -> ProcessAnalysis {
+        let judged = t.samples.indices.filter { !t.samples[$0].isFinal }
+        let times = judged.map { t.samples[$0].time }
+        let warmupEnd = options.warmupEnd(times)
+        let startPosition = min(times.firstIndex { $0 >= warmupEnd } ?? max(times.count - 1, 0), max(times.count - 1, 0))
+        let window = judged.isEmpty ? nil : judged[startPosition]...judged[judged.count - 1]
+        let firstTime = times.first ?? 0
+        var trendOptions = options
+        trendOptions.setWarmup(fraction: 0, seconds: warmupEnd - firstTime)
+
+        var metrics: [MetricName: MetricAnalysis] = [:]
+        for metric in t.metricNames {
+            let indices = judged.filter { t.samples[$0].metrics[metric] != nil }
+            let teardown = t.samples.last { $0.isFinal }?.metrics[metric]
+            guard !indices.isEmpty || teardown != nil else { continue }
+            let values = indices.map { t.samples[$0].metrics[metric] ?? 0 }
+            metrics[metric] = analyze(
+                metric, times: indices.map { t.samples[$0].time }, values: values, warmupEnd: warmupEnd,
+                options: trendOptions.trendOptions(for: metric), teardown: teardown, isAttributed: t.attributed[metric] != nil)
         }
-        guard let last else { throw .emptySession(path: series.name) }
 
-        let heapTrend = TrendAnalyzer.classify(Series(times: times, values: heap), options: options.heap)
-        let rssTrend = TrendAnalyzer.classify(Series(times: times, values: rss), options: options.rss)
-        let start = warmupIndex(times)
-        let stacksByID = Dictionary(last.stacks.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+        var suspects: [SiteAnalysis] = [], others: [SiteAnalysis] = []
+        for (metric, table) in t.attributed.sorted(by: { $0.key < $1.key }) {
+            let indices = judged.filter { t.samples[$0].metrics[metric] != nil }
+            for site in sites(of: table, metric: metric, in: t, indices: indices, warmupEnd: warmupEnd, options: trendOptions) {
+                if site.trend.classification == .leak && site.suppressedBy == nil {
+                    suspects.append(site)
+                } else {
+                    others.append(site)
+                }
+            }
+        }
+        let byGrowth: (SiteAnalysis, SiteAnalysis) -> Bool = { a, b in
+            a.growthBytes != b.growthBytes ? a.growthBytes > b.growthBytes : a.metric < b.metric
+        }
+        suspects.sort(by: byGrowth)
+        others.sort(by: byGrowth)
 
-        var suspects: [CallSiteTrend] = [], others: [CallSiteTrend] = []
-        for (id, values) in live {
-            let window = values[start...]
-            guard let low = window.min(), let high = window.max(), let stack = stacksByID[id] else { continue }
+        let accepted = others.filter { $0.suppressedBy != nil }
+        for metric in Array(metrics.keys) where t.attributed[metric] != nil {
+            guard var analysis = metrics[metric] else { continue }
+            analysis.ownTrend = withoutAccepted(metric, analysis, t, accepted: accepted, options: trendOptions)
+            analysis.ownGrowth -= accepted.filter { $0.metric == metric }.reduce(0) { $0 + Double($1.growthBytes) }
+            metrics[metric] = analysis
+        }
+        if var rss = metrics[.rss] {
+            rss.ownTrend = ownRSS(t, accepted: accepted, judged: judged, options: trendOptions)
+            metrics[.rss] = rss
+        }
+        let (verdict, reason) = decide(
+            t, metrics: metrics, suspects: suspects, accepted: accepted.count, judged: judged, warmupEnd: warmupEnd)
+        return ProcessAnalysis(
+            pid: t.pid, image: t.image, parentPID: t.parentPID, name: t.name, command: t.command, sources: t.sources,
+            sampleCount: t.samples.count, judgedCount: judged.count, durationSeconds: (times.last ?? 0) - firstTime,
+            warmupSeconds: times.isEmpty ? 0 : times[startPosition] - firstTime, firstTime: firstTime,
+            warmupEnd: times.isEmpty ? 0 : times[startPosition], window: window, lastReason: t.samples.last?.reason,
+            isSampled: t.isSampled, verdict: verdict, reason: reason, metrics: metrics,
+            suspects: Array(suspects.prefix(options.maximumSuspects)), otherGrowth: Array(others.prefix(options.maximumSuspects)),
+            explanation: explain(t, metrics: metrics))
+    }
+
+    private func analyze(
+        _ metric: MetricName, times: [Double], values: [Double], warmupEnd: Double, options: TrendOptions, teardown: Double?,
+        isAttributed: Bool
+    ) -> MetricAnalysis {
+        let trend = TrendAnalyzer.classify(Series(times: times, values: values), options: options)
+        let start = times.firstIndex { $0 >= warmupEnd } ?? max(values.count - 1, 0)
+        return MetricAnalysis(
+            metric: metric, trend: trend, times: times, values: values, start: values.isEmpty ? 0 : values[start],
+            end: values.last ?? 0, peak: values.max() ?? 0, atTeardown: teardown,
+            ownGrowth: values.isEmpty ? 0 : values[values.count - 1] - values[start], isAttributed: isAttributed)
+    }
+
+    /// The call sites of one attributed metric whose live bytes moved materially after the warm-up.
+    private func sites(
+        of table: AttributedMetric, metric: MetricName, in t: ProcessTimeline, indices: [Int], warmupEnd: Double,
+        options: AnalysisOptions
+    ) -> [SiteAnalysis] {
+        guard let last = indices.last else { return [] }
+        let times = indices.map { t.samples[$0].time }
+        let startPosition = times.firstIndex { $0 >= warmupEnd } ?? indices.count - 1
+        let first = indices[startPosition]
+        var result: [SiteAnalysis] = []
+        for (position, history) in table.histories.enumerated() {
             // Most call sites never move: skip the statistics when no change could be material.
-            guard high - low >= options.callSite.minimumAbsoluteGrowth else { continue }
+            guard history.range(from: first, through: last) >= options.callSite.minimumAbsoluteGrowth else { continue }
+            let values = history.liveBytes(at: indices)
             let trend = TrendAnalyzer.classify(Series(times: times, values: values), options: options.callSite)
             guard trend.classification != .stable, !trend.isInsufficientData else { continue }
-            let c = counts[id] ?? []
-            var site = CallSiteTrend(
-                stack: stack, frames: stacks.frames(of: stack, in: last), trend: trend,
-                bytesAtStart: UInt64(values[start]), bytesAtEnd: UInt64(values[n - 1]),
-                countAtStart: UInt64(c.isEmpty ? 0 : c[start]), countAtEnd: UInt64(c.isEmpty ? 0 : c[n - 1]))
-            site.suppressedBy = options.suppressions.match(site.frames)
-            if trend.classification == .leak && site.suppressedBy == nil { suspects.append(site) } else { others.append(site) }
+            let site = table.sites[position]
+            let frames = names.frames(of: site)
+            let atStart = history.counters(at: first), atEnd = history.counters(at: last)
+            result.append(
+                SiteAnalysis(
+                    metric: metric, site: site, frames: frames, trend: trend, bytesAtStart: atStart.liveBytes,
+                    bytesAtEnd: atEnd.liveBytes, countAtStart: atStart.liveCount, countAtEnd: atEnd.liveCount,
+                    suppressedBy: options.suppressions.match(frames)))
         }
-        suspects.sort { ($0.growthBytes, $1.stack.id) > ($1.growthBytes, $0.stack.id) }
-        others.sort { ($0.growthBytes, $1.stack.id) > ($1.growthBytes, $0.stack.id) }
-
-        // The suspects explain the heap when they account for at least half of its growth or of its
-        // slope: a cache that filled early in the window adds growth but no slope.
-        let heapGrowth = heap[n - 1] - heap[start]
-        let suspectGrowth = suspects.reduce(0.0) { $0 + Double($1.growthBytes) }
-        let suspectSlope = suspects.reduce(0.0) { $0 + $1.trend.slopePerSecond }
-        let explained =
-            !suspects.isEmpty
-            && (suspectGrowth >= 0.5 * max(heapGrowth, 0) || suspectSlope >= 0.5 * max(heapTrend.slopePerSecond, 0))
-        let verdict = TrendAnalyzer.processVerdict(heap: heapTrend, rss: rssTrend, suspectsExplainGrowth: explained)
-
-        return ProcessAnalysis(
-            series: series, command: last.commandLine.isEmpty ? last.executable : last.commandLine.joined(separator: " "),
-            snapshotCount: n, durationSeconds: (times.last ?? 0) - (times.first ?? 0), warmupSeconds: times[start] - times[0],
-            isSampled: sampled, heap: heapTrend, rss: rssTrend,
-            heapStart: UInt64(heap[start]), heapEnd: UInt64(heap[n - 1]), rssStart: UInt64(rss[start]),
-            rssEnd: UInt64(rss[n - 1]),
-            rssPeak: UInt64(rss.max() ?? 0), times: times, heapValues: heap, rssValues: rss, verdict: verdict,
-            suspects: Array(suspects.prefix(options.maximumSuspects)), otherGrowers: Array(others.prefix(options.maximumSuspects))
-        )
+        return result
     }
 
-    private func warmupIndex(_ times: [Double]) -> Int { options.firstIndexAfterWarmup(times) }
+    /// The process verdict: a leak when any unsuppressed call site leaks, whatever shape the totals
+    /// have; growth when a total grows beyond what was accepted and no call site explains it.
+    private func decide(
+        _ t: ProcessTimeline, metrics: [MetricName: MetricAnalysis], suspects: [SiteAnalysis], accepted: Int,
+        judged: [Int], warmupEnd: Double
+    ) -> (ProcessVerdict, String) {
+        if let top = suspects.first {
+            let what = top.frames.first?.displayName ?? "[no stack]"
+            let count = suspects.count == 1 ? "1 call site leaks" : "\(suspects.count) call sites leak"
+            return (.leak, "\(count); first \(what), \(Units.formatDelta(Int64(top.trend.slopePerHour)))/h")
+        }
+        var judgedAny = false
+        for (metric, analysis) in metrics.sorted(by: { $0.key < $1.key }) where t.attributed[metric] != nil {
+            let trend = analysis.judgedTrend
+            judgedAny = judgedAny || !trend.isInsufficientData
+            if trend.classification == .leak && !trend.isInsufficientData {
+                let rate = Units.formatDelta(Int64(trend.sustainedSlopePerHour))
+                return (.growth, "\(metric.title) grows \(rate)/h through many call sites, none material alone")
+            }
+        }
+        if let rss = metrics[.rss] {
+            let own = rss.judgedTrend
+            judgedAny = judgedAny || !own.isInsufficientData
+            if own.classification == .leak && !own.isInsufficientData {
+                return (
+                    .growth, "rss grows \(Units.formatDelta(Int64(own.sustainedSlopePerHour)))/h and no call site explains it"
+                )
+            }
+            if rss.trend.classification == .leak && !rss.trend.isInsufficientData && metrics[.rssShmem] != nil
+                && (metrics[.rssShmem]?.trend.classification == .leak)
+            {
+                return (.stable, "rss grows only in shared memory (rss.shmem): pages of a shared segment being touched")
+            }
+        }
+        guard judgedAny else {
+            let needed = options.callSite.minimumSamples
+            let after = judged.filter { t.samples[$0].time >= warmupEnd }.count
+            let snapshots = after == 1 ? "1 snapshot" : "\(after) snapshots"
+            return (.inconclusive, "\(snapshots) after the warm-up, \(needed) needed: run longer or lower --interval")
+        }
+        return (.stable, accepted > 0 ? "no sustained growth besides accepted call sites" : "no sustained growth")
+    }
+
+    /// The trend of an attributed total minus the live bytes of accepted call sites.
+    private func withoutAccepted(
+        _ metric: MetricName, _ analysis: MetricAnalysis, _ t: ProcessTimeline, accepted: [SiteAnalysis],
+        options: AnalysisOptions
+    ) -> GrowthTrend? {
+        let mine = accepted.filter { $0.metric == metric }
+        guard !mine.isEmpty, let table = t.attributed[metric] else { return nil }
+        let indices = t.samples.indices.filter { !t.samples[$0].isFinal && t.samples[$0].metrics[metric] != nil }
+        var values = analysis.values
+        for site in mine {
+            guard let position = table.position(of: site.site) else { continue }
+            for (i, v) in table.histories[position].liveBytes(at: indices).enumerated() where i < values.count { values[i] -= v }
+        }
+        return TrendAnalyzer.classify(Series(times: analysis.times, values: values), options: options.trendOptions(for: metric))
+    }
+
+    /// The trend of the process's own RSS: shared memory and accepted call sites taken out.
+    private func ownRSS(
+        _ t: ProcessTimeline, accepted: [SiteAnalysis], judged: [Int], options: AnalysisOptions
+    ) -> GrowthTrend? {
+        let indices = judged.filter { t.samples[$0].metrics[.rss] != nil }
+        let shared = indices.contains { (t.samples[$0].metrics[.rssShmem] ?? 0) > 0 }
+        guard shared || !accepted.isEmpty else { return nil }
+        var values = indices.map { i in
+            let s = t.samples[i].metrics
+            return (s[.rss] ?? 0) - (s[.rssShmem] ?? 0)
+        }
+        for site in accepted {
+            guard let table = t.attributed[site.metric], let position = table.position(of: site.site) else { continue }
+            for (i, v) in table.histories[position].liveBytes(at: indices).enumerated() { values[i] -= v }
+        }
+        let times = indices.map { t.samples[$0].time }
+        return TrendAnalyzer.classify(Series(times: times, values: values), options: options.rss)
+    }
+
+    /// What the attributed metrics explain of the own RSS growth after the warm-up.
+    private func explain(_ t: ProcessTimeline, metrics: [MetricName: MetricAnalysis]) -> GrowthExplanation? {
+        guard let rss = metrics[.rss], !rss.values.isEmpty else { return nil }
+        let sharedGrowth = metrics[.rssShmem].map { $0.end - $0.start } ?? 0
+        let parts = metrics.keys.filter { t.attributed[$0] != nil }.sorted().compactMap { metric -> (MetricName, Double)? in
+            metrics[metric].map { (metric, $0.end - $0.start) }
+        }
+        return GrowthExplanation(ownRSSGrowth: rss.end - rss.start - sharedGrowth, sharedGrowth: sharedGrowth, parts: parts)
+    }
 }
 
-extension AnalysisOptions {
-    /// The index of the first sample after the warm-up, as the trend analyzer counts it.
-    public func firstIndexAfterWarmup(_ times: [Double]) -> Int {
-        min(TrendAnalyzer.warmupEndIndex(times: times, options: callSite), max(times.count - 1, 0))
+extension SiteHistory {
+    /// The spread (max minus min) of live bytes over samples `first...last`.
+    func range(from first: Int, through last: Int) -> Double {
+        let start = counters(at: first).liveBytes
+        var low = start, high = start
+        for (i, index) in indices.enumerated() where Int(index) > first && Int(index) <= last {
+            low = min(low, counters[i].liveBytes)
+            high = max(high, counters[i].liveBytes)
+        }
+        return Double(high - low)
     }
 }

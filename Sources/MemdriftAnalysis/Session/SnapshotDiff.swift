@@ -16,141 +16,151 @@ public struct SnapshotLabel: Sendable, Hashable {
     public var path: String
     public var pid: Int32
     public var sequence: UInt64
-    /// Seconds since the tracker started in that process.
+    /// Seconds since the process image started.
     public var elapsedSeconds: Double
     public var command: String
 }
 
-/// One row of a diff: a call site (or function, or module) and how its live heap changed.
+/// One row of a diff: a call site (or function, or module) of one metric and how its live bytes changed.
 public struct CallSiteChange: Sendable {
+    /// The attributed metric the row belongs to (`heap.malloc`, `heap.mapped`, ...).
+    public var metric: MetricName
     /// What the row stands for, as reports print it.
     public var label: String
     /// The call site's frames, leaf first, user code first (empty for module rows).
     public var frames: [SymbolizedFrame]
-    public var bytesBefore: UInt64 = 0
-    public var bytesAfter: UInt64 = 0
-    public var countBefore: UInt64 = 0
-    public var countAfter: UInt64 = 0
+    public var bytesBefore: Int64 = 0
+    public var bytesAfter: Int64 = 0
+    public var countBefore: Int64 = 0
+    public var countAfter: Int64 = 0
 
-    public var deltaBytes: Int64 { Int64(bitPattern: bytesAfter &- bytesBefore) }
-    public var deltaCount: Int64 { Int64(bitPattern: countAfter &- countBefore) }
+    public var deltaBytes: Int64 { bytesAfter - bytesBefore }
+    public var deltaCount: Int64 { countAfter - countBefore }
 }
 
-/// Growth by call site between two snapshots, with heap and RSS totals.
+/// Growth by call site between two samples, with the process totals.
 public struct SnapshotDiff: Sendable {
     public var before: SnapshotLabel
     public var after: SnapshotLabel
     public var grouping: Grouping
-    public var heapBefore: UInt64
-    public var heapAfter: UInt64
-    public var rssBefore: UInt64
-    public var rssAfter: UInt64
+    /// Every metric measured in both samples: value before and after.
+    public var totals: [(metric: MetricName, before: Double, after: Double)]
     /// Every row, largest live-byte growth first.
     public var changes: [CallSiteChange]
-    /// Modules whose build differs between the two snapshots: their frames were matched by name.
+    /// Modules whose build differs between the two samples: their frames were matched by name.
     public var rebuiltModules: [String]
 }
 
-/// Compares snapshots of one process, of two processes, or of two runs of the same program.
-public struct SnapshotComparer: Sendable {
-    public let stacks: StackSymbolizer
-
-    /// Creates a comparer that names frames with `stacks`.
-    public init(stacks: StackSymbolizer) { self.stacks = stacks }
-
-    /// Diffs `before` against `after`. `paths` only label the result.
-    public func diff(_ before: Snapshot, _ after: Snapshot, grouping: Grouping, paths: (String, String) = ("", ""))
-        -> SnapshotDiff
-    {
-        let sameImage = before.isSameImage(as: after)
-        let rebuilt = rebuiltModules(before, after)
-        let keyer = Keyer(stacks: stacks, grouping: grouping, byID: sameImage && grouping == .stack, rebuilt: rebuilt)
-
-        var rows: [String: CallSiteChange] = [:]
-        var representatives: [String: (CallStack, Snapshot)] = [:]
-        for (snapshot, isAfter) in [(before, false), (after, true)] {
-            for stack in snapshot.stacks where stack.liveBytes > 0 || stack.liveCount > 0 {
-                let key = keyer.key(stack, in: snapshot)
-                var row = rows[key] ?? CallSiteChange(label: "", frames: [])
-                if isAfter {
-                    row.bytesAfter += stack.liveBytes
-                    row.countAfter += stack.liveCount
-                } else {
-                    row.bytesBefore += stack.liveBytes
-                    row.countBefore += stack.liveCount
-                }
-                rows[key] = row
-                if isAfter || representatives[key] == nil { representatives[key] = (stack, snapshot) }
-            }
-        }
-        var changes: [CallSiteChange] = []
-        changes.reserveCapacity(rows.count)
-        for (key, var row) in rows {
-            if let (stack, snapshot) = representatives[key] {
-                let frames = stacks.frames(of: stack, in: snapshot)
-                switch grouping {
-                case .stack:
-                    row.frames = frames
-                    row.label = frames.first?.displayName ?? "[no stack]"
-                case .function:
-                    row.frames = Array(frames.prefix(1))
-                    row.label = frames.first.map { $0.function ?? $0.displayName } ?? "[no stack]"
-                case .module:
-                    row.label = frames.first?.module ?? "[unknown]"
-                }
-            }
-            changes.append(row)
-        }
-        changes.sort { ($0.deltaBytes, $1.label) > ($1.deltaBytes, $0.label) }
-        return SnapshotDiff(
-            before: label(before, paths.0), after: label(after, paths.1), grouping: grouping,
-            heapBefore: before.figures.heapLiveBytes, heapAfter: after.figures.heapLiveBytes,
-            rssBefore: before.figures.rss, rssAfter: after.figures.rss, changes: changes, rebuiltModules: rebuilt.sorted())
-    }
-
-    /// Module names present in both snapshots under different build-ids.
-    private func rebuiltModules(_ a: Snapshot, _ b: Snapshot) -> Set<String> {
-        var ids: [String: [UInt8]] = [:]
-        for m in a.modules { ids[m.name] = m.buildID }
-        var rebuilt: Set<String> = []
-        for m in b.modules { if let other = ids[m.name], other != m.buildID { rebuilt.insert(m.name) } }
-        return rebuilt
-    }
-
-    private func label(_ s: Snapshot, _ path: String) -> SnapshotLabel {
+extension SampleRef {
+    /// How reports name it.
+    public var label: SnapshotLabel {
         SnapshotLabel(
-            path: path, pid: s.header.pid, sequence: s.header.sequence, elapsedSeconds: s.elapsedSeconds,
-            command: s.commandLine.isEmpty ? s.executable : s.commandLine.joined(separator: " "))
+            path: sample.origin.path, pid: timeline.pid, sequence: sample.origin.sequence, elapsedSeconds: sample.time,
+            command: timeline.command)
     }
 }
 
-/// Turns a stack into the key rows are grouped by.
-private struct Keyer {
-    let stacks: StackSymbolizer
-    let grouping: Grouping
-    /// Both snapshots come from one process image: stack ids identify stacks.
-    let byID: Bool
-    let rebuilt: Set<String>
+/// Compares samples of one process, of two processes, or of two runs of the same program.
+public struct SnapshotComparer: Sendable {
+    public let names: StackSymbolizer
+    /// Call sites left out of every row: those the user accepted.
+    public let suppressions: Suppressions
 
-    func key(_ stack: CallStack, in snapshot: Snapshot) -> String {
-        if byID { return "#\(stack.id)" }
+    /// Creates a comparer that names frames with `names`.
+    public init(names: StackSymbolizer, suppressions: Suppressions = Suppressions()) {
+        self.names = names
+        self.suppressions = suppressions
+    }
+
+    /// Diffs `before` against `after`.
+    public func diff(_ before: SampleRef, _ after: SampleRef, grouping: Grouping) -> SnapshotDiff {
+        let rebuilt = rebuiltModules(before, after)
+        var rows: [RowKey: CallSiteChange] = [:]
+        let metrics = Set(before.timeline.attributed.keys).union(after.timeline.attributed.keys).sorted()
+        for metric in metrics {
+            for (side, isAfter) in [(before, false), (after, true)] {
+                for (site, c) in side.sites(metric) where c.liveBytes != 0 || c.liveCount != 0 {
+                    if !suppressions.isEmpty && suppressions.match(names.frames(of: site)) != nil { continue }
+                    let key = key(site, metric: metric, grouping: grouping, rebuilt: rebuilt)
+                    var row = rows[key] ?? label(site, metric: metric, grouping: grouping)
+                    if isAfter {
+                        row.bytesAfter += c.liveBytes
+                        row.countAfter += c.liveCount
+                    } else {
+                        row.bytesBefore += c.liveBytes
+                        row.countBefore += c.liveCount
+                    }
+                    rows[key] = row
+                }
+            }
+        }
+        let changes = rows.values.sorted { ($0.deltaBytes, $1.label) > ($1.deltaBytes, $0.label) }
+        let totals = before.sample.metrics.keys.filter { after.sample.metrics[$0] != nil }.sorted().map {
+            (metric: $0, before: before.sample.metrics[$0] ?? 0, after: after.sample.metrics[$0] ?? 0)
+        }
+        return SnapshotDiff(
+            before: before.label, after: after.label, grouping: grouping, totals: totals, changes: changes,
+            rebuiltModules: rebuilt.sorted())
+    }
+
+    /// What rows are grouped by: the call site itself (native frames of rebuilt modules by name),
+    /// its first user-code function, or that function's module.
+    private enum RowKey: Hashable {
+        case site(MetricName, CallSite)
+        case named(MetricName, String)
+    }
+
+    private func key(_ site: CallSite, metric: MetricName, grouping: Grouping, rebuilt: Set<String>) -> RowKey {
         switch grouping {
         case .stack:
+            guard !rebuilt.isEmpty else { return .site(metric, site) }
             // Offsets identify code within one build; a rebuilt module's frames are matched by name.
-            return stack.frames.map { frame -> String in
-                guard let module = snapshot.module(of: frame) else { return "?+\(frame.offset)" }
-                let byOffset = "\(module.name)+\(frame.offset)"
-                guard rebuilt.contains(module.name) else { return byOffset }
-                // Only a build still on disk can be named; an unnamed frame must not merge with others.
-                let names = stacks.symbolize(frame, in: snapshot).map(\.function)
-                guard names.allSatisfy({ $0 != nil }) else { return byOffset }
-                return "\(module.name):" + names.compactMap { $0 }.joined(separator: "/")
-            }.joined(separator: ";")
+            // Only a build still on disk can be named; an unnamed frame must not merge with others.
+            let frames = site.frames.map { frame -> CallFrame in
+                guard case .native(let native) = frame, rebuilt.contains(native.module.name) else { return frame }
+                let named = names.symbolize(frame).compactMap(\.function)
+                guard !named.isEmpty, named.count == names.symbolize(frame).count else { return frame }
+                return .source(SourceFrame(runtime: native.module.name, function: named.joined(separator: "/")))
+            }
+            return .site(metric, CallSite(frames: frames))
         case .function:
-            guard let first = stacks.frames(of: stack, in: snapshot).first else { return "[no stack]" }
-            return first.function.map { "\(first.module):\($0)" } ?? first.displayName
+            guard let first = names.frames(of: site).first else { return .named(metric, "[no stack]") }
+            return .named(metric, first.function.map { "\(first.module):\($0)" } ?? first.displayName)
         case .module:
-            return stacks.frames(of: stack, in: snapshot).first?.module ?? "[unknown]"
+            return .named(metric, names.frames(of: site).first?.module ?? "[unknown]")
         }
+    }
+
+    private func label(_ site: CallSite, metric: MetricName, grouping: Grouping) -> CallSiteChange {
+        let frames = names.frames(of: site)
+        switch grouping {
+        case .stack:
+            return CallSiteChange(metric: metric, label: frames.first?.displayName ?? "[no stack]", frames: frames)
+        case .function:
+            return CallSiteChange(
+                metric: metric, label: frames.first.map { $0.function ?? $0.displayName } ?? "[no stack]",
+                frames: Array(frames.prefix(1)))
+        case .module:
+            return CallSiteChange(metric: metric, label: frames.first?.module ?? "[unknown]", frames: [])
+        }
+    }
+
+    /// Module names present on both sides under different build-ids.
+    private func rebuiltModules(_ a: SampleRef, _ b: SampleRef) -> Set<String> {
+        func modules(_ s: SampleRef) -> [String: ModuleIdentity] {
+            var byName: [String: ModuleIdentity] = [:]
+            for table in s.timeline.attributed.values {
+                for site in table.sites {
+                    for case .native(let f) in site.frames where !f.module.buildID.isEmpty { byName[f.module.name] = f.module }
+                }
+            }
+            return byName
+        }
+        let before = modules(a)
+        var rebuilt: Set<String> = []
+        for (name, module) in modules(b) {
+            if let other = before[name], other.buildID != module.buildID { rebuilt.insert(name) }
+        }
+        return rebuilt
     }
 }

@@ -13,6 +13,9 @@ public struct Suppressions: Sendable {
     /// No suppressions.
     public init() {}
 
+    /// Whether no pattern was given.
+    public var isEmpty: Bool { patterns.isEmpty }
+
     /// Parses suppressions text; `path` names the file in errors.
     public init(text: String, path: String) throws(SuppressionError) {
         for (number, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {

@@ -9,6 +9,8 @@ public enum FormatError: Error, Equatable, CustomStringConvertible {
     case checksumMismatch(path: String)
     case notASession(path: String)
     case emptySession(path: String)
+    /// Nothing usable is left once damaged files are skipped.
+    case unusable(path: String, reason: String)
 
     public var description: String {
         switch self {
@@ -24,6 +26,7 @@ public enum FormatError: Error, Equatable, CustomStringConvertible {
         case .notASession(let path):
             "\(path) is not a memdrift session (expected pid-* directories of snapshots) nor a snapshot file"
         case .emptySession(let path): "\(path) holds no snapshots yet"
+        case .unusable(let path, let reason): "\(path) has nothing usable: \(reason)"
         }
     }
 }

@@ -77,6 +77,7 @@ public enum SnapshotEncoder {
         case .exit: 3
         case .exec: 4
         case .api: 5
+        case .start: 6
         case .other(let code): code
         }
     }

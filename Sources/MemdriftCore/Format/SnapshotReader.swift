@@ -25,6 +25,38 @@ public enum SnapshotReader {
         return try headerFields(prefix, version: version, path: path).header
     }
 
+    /// Reads the header, command line and figures of the snapshot file at `path`, without its
+    /// modules and stacks: for progress lines that look at every new snapshot of a running session.
+    ///
+    /// It reads only the file's beginning, so the checksum is not verified; `read(path:)` does that.
+    public static func readSummary(path: String) throws(FormatError) -> Snapshot {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw .unreadable(path: path, reason: systemError()) }
+        defer { close(fd) }
+        let size = try regularFileSize(fd, path: path)
+        let prefix = try readBytes(fd, at: 0, count: min(size, 64 * 1024), path: path)
+        let (version, headerBytes) = try checkStart(prefix, fileSize: size, path: path)
+        let (header, sectionCount) = try headerFields(prefix, version: version, path: path)
+        var snapshot = Snapshot(
+            header: header, executable: "", commandLine: [], figures: ProcessFigures(), modules: [], stacks: [])
+        var r = ByteReader(prefix, path: path, offset: headerBytes, end: prefix.count)
+        for _ in 0..<sectionCount {
+            guard r.remaining >= 16 else { break }
+            let kind = try r.u32()
+            _ = try r.u32()
+            let length = try r.u64()
+            guard length <= UInt64(r.remaining) else { break }
+            var section = ByteReader(prefix, path: path, offset: r.offset, end: r.offset + Int(length))
+            switch SnapshotFormat.Section(rawValue: kind) {
+            case .process: try readProcess(&section, into: &snapshot)
+            case .figures: try readFigures(&section, into: &snapshot)
+            default: break
+            }
+            try r.skip(Int(length))
+        }
+        return snapshot
+    }
+
     /// Decodes a snapshot from its bytes; `path` only names it in errors.
     public static func decode(_ bytes: [UInt8], path: String) throws(FormatError) -> Snapshot {
         let (version, headerBytes) = try checkStart(bytes, fileSize: bytes.count, path: path)
@@ -54,18 +86,9 @@ public enum SnapshotReader {
             var section = ByteReader(bytes, path: path, offset: start, end: stop)
             switch SnapshotFormat.Section(rawValue: kind) {
             case .process:
-                snapshot.executable = try section.string(Int(try section.u32()))
-                let cmdline = try section.bytes(Int(try section.u32()))
-                snapshot.commandLine = cmdline.split(separator: 0, omittingEmptySubsequences: false)
-                    .map { String(decoding: $0, as: UTF8.self) }
-                if snapshot.commandLine.last == "" { snapshot.commandLine.removeLast() }
+                try readProcess(&section, into: &snapshot)
             case .figures:
-                let n = try section.count(minimumBytes: 16, what: "figure")
-                for _ in 0..<n {
-                    let id = try section.u32()
-                    _ = try section.u32()
-                    snapshot.figures.values[id] = try section.u64()
-                }
+                try readFigures(&section, into: &snapshot)
             case .modules:
                 snapshot.modules = try readModules(&section)
             case .stacks:
@@ -141,6 +164,23 @@ public enum SnapshotReader {
         let sectionCount = try r.u32()
         header.maxDepth = try r.u32()
         return (header, sectionCount)
+    }
+
+    private static func readProcess(_ section: inout ByteReader, into snapshot: inout Snapshot) throws(FormatError) {
+        snapshot.executable = try section.string(Int(try section.u32()))
+        let cmdline = try section.bytes(Int(try section.u32()))
+        snapshot.commandLine = cmdline.split(separator: 0, omittingEmptySubsequences: false)
+            .map { String(decoding: $0, as: UTF8.self) }
+        if snapshot.commandLine.last == "" { snapshot.commandLine.removeLast() }
+    }
+
+    private static func readFigures(_ section: inout ByteReader, into snapshot: inout Snapshot) throws(FormatError) {
+        let n = try section.count(minimumBytes: 16, what: "figure")
+        for _ in 0..<n {
+            let id = try section.u32()
+            _ = try section.u32()
+            snapshot.figures.values[id] = try section.u64()
+        }
     }
 
     private static func readModules(_ r: inout ByteReader) throws(FormatError) -> [Module] {

@@ -43,7 +43,7 @@ public struct Snapshot: Sendable {
 
 /// Why the tracker took a snapshot.
 public enum SnapshotReason: Sendable, Hashable, CustomStringConvertible {
-    case interval, request, exit, exec, api
+    case interval, request, exit, exec, api, start
     case other(UInt32)
 
     /// Maps the format's reason code.
@@ -54,6 +54,7 @@ public enum SnapshotReason: Sendable, Hashable, CustomStringConvertible {
         case 3: self = .exit
         case 4: self = .exec
         case 5: self = .api
+        case 6: self = .start
         default: self = .other(code)
         }
     }
@@ -65,6 +66,7 @@ public enum SnapshotReason: Sendable, Hashable, CustomStringConvertible {
         case .exit: "exit"
         case .exec: "exec"
         case .api: "api"
+        case .start: "start"
         case .other(let code): "reason \(code)"
         }
     }

@@ -268,7 +268,26 @@ public struct ProcessTimeline: Sendable {
     }
 
     /// The command line as one string (the executable when no command line was recorded).
-    public var command: String { commandLine.isEmpty ? executable : commandLine.joined(separator: " ") }
+    ///
+    /// Programs that set a process title (postgres, nginx) pad it with spaces or NULs: the padding
+    /// goes. Line breaks and other control characters are shown escaped, so a title stays one line.
+    public var command: String {
+        var args = commandLine
+        while let last = args.last, last.allSatisfy({ $0 == " " }) { args.removeLast() }
+        let joined = args.isEmpty ? executable : args.joined(separator: " ")
+        var out = ""
+        for scalar in joined.unicodeScalars {
+            switch scalar {
+            case "\n": out += "\\n"
+            case "\t": out += "\\t"
+            case "\r": out += "\\r"
+            case _ where scalar.value < 0x20 || scalar.value == 0x7F: out += "\\x" + String(scalar.value, radix: 16)
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        while out.hasSuffix(" ") { out.removeLast() }
+        return out
+    }
 
     /// The indices of the samples that measured `metric`.
     public func sampleIndices(measuring metric: MetricName) -> [Int] {
@@ -284,6 +303,26 @@ public struct ProcessTimeline: Sendable {
 
     /// Whether any attributed figure is a sampled estimate.
     public var isSampled: Bool { attributed.values.contains { $0.sampleRate != 0 } }
+}
+
+/// A sample of a process timeline: what `diff` and the exporters compare.
+public struct SampleRef: Sendable {
+    public var timeline: ProcessTimeline
+    public var index: Int
+
+    /// Refers to sample `index` of `timeline`.
+    public init(_ timeline: ProcessTimeline, _ index: Int) {
+        self.timeline = timeline
+        self.index = index
+    }
+
+    /// The sample itself.
+    public var sample: Sample { timeline.samples[index] }
+
+    /// Every call site holding or having held something at this sample, per attributed metric.
+    public func sites(_ metric: MetricName) -> [(site: CallSite, counters: SiteCounters)] {
+        timeline.attributed[metric]?.counters(at: index) ?? []
+    }
 }
 
 /// Every process timeline of a session, and what could not be read.

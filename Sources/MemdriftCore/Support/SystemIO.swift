@@ -38,3 +38,28 @@ public enum StandardError {
         }
     }
 }
+
+/// The contents of a file that does not know its size, such as those under /proc: read until the
+/// end, up to `limit` bytes. Nil when it cannot be opened or read.
+public func readWholeFile(_ path: String, limit: Int = 4 << 20) -> [UInt8]? {
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { return nil }
+    defer { close(fd) }
+    var bytes: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 16384)
+    while bytes.count < limit {
+        let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        if n < 0 {
+            if errno == EINTR { continue }
+            return nil
+        }
+        if n == 0 { break }
+        bytes.append(contentsOf: chunk[0..<n])
+    }
+    return bytes
+}
+
+/// `readWholeFile` as UTF-8 text (invalid bytes replaced).
+public func readWholeTextFile(_ path: String, limit: Int = 4 << 20) -> String? {
+    readWholeFile(path, limit: limit).map { String(decoding: $0, as: UTF8.self) }
+}

@@ -58,3 +58,9 @@ extension Error {
         return String(cString: strerror(code))
     }
 }
+
+/// `1 snapshot`, `2 snapshots`, `1 process`, `3 processes`.
+public func plural<N: BinaryInteger>(_ n: N, _ noun: String) -> String {
+    if n == 1 || n == -1 { return "\(n) \(noun)" }
+    return "\(n) \(noun.hasSuffix("ss") ? noun + "es" : noun + "s")"
+}

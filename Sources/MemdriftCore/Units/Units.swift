@@ -85,6 +85,9 @@ public enum Units {
     /// `13.4 KiB`-style text for a byte count.
     public static func formatBytes(_ bytes: UInt64) -> String { formatBytes(Double(bytes)) }
 
+    /// `13.4 KiB`-style text of a signed count.
+    public static func formatBytes(_ bytes: Int64) -> String { formatBytes(Double(bytes)) }
+
     /// `13.4 KiB`-style text; negative values keep their sign.
     public static func formatBytes(_ bytes: Double) -> String {
         let magnitude = abs(bytes)

@@ -31,7 +31,7 @@ public enum HTMLReport {
         if data.processes.isEmpty {
             out += "<section class=\"card\"><p class=\"empty\">The session recorded no processes.</p></section>\n"
         } else {
-            overview(data.processes, into: &out)
+            overview(data, into: &out)
             for (index, process) in data.processes.enumerated() {
                 section(process, index: index, into: &out)
             }
@@ -83,10 +83,12 @@ public enum HTMLReport {
             """
     }
 
-    private static func overview(_ processes: [HTMLReportData.Process], into out: inout String) {
+    private static func overview(_ data: HTMLReportData, into out: inout String) {
+        let processes = data.processes
         out += """
             <section class="card overview">
             <h2>Processes</h2>
+            \(data.warnings.map { "<p class=\"warning\">\(esc($0))</p>\n" }.joined())
             <div class="table-wrap"><table class="processes">
             <thead><tr><th>PID</th><th>Command</th><th>Verdict</th><th>Heap trend</th><th>RSS trend</th><th class="num">Heap slope</th><th class="num">Heap at end</th><th class="num">RSS at end</th><th class="num">Suspects</th></tr></thead>
             <tbody>
@@ -99,37 +101,28 @@ public enum HTMLReport {
                 <tr><td class="num">\(p.pid)</td><td class="command"><a href="#process-\(index)">\(esc(p.command))</a></td>\
                 <td>\(badge(p.verdict))</td><td>\(badge(p.heapClassification))</td><td>\(badge(p.rssClassification))</td>\
                 <td class="num">\(HTMLUnits.ratePerHour(p.heapSlopeBytesPerSecond * 3600))</td>\
-                <td class="num">\(heapEnd)</td><td class="num">\(rssEnd)</td><td class="num">\(p.suspects.count)</td></tr>
+                <td class="num">\(heapEnd)</td><td class="num">\(rssEnd)</td><td class="num">\(p.leaks.count)</td></tr>
 
                 """
         }
-        out += "</tbody></table></div>\n</section>\n"
+        out += "</tbody></table></div>\n"
+        if let folded = data.folded { out += "<p class=\"folded\">\(esc(folded))</p>\n" }
+        out += "</section>\n"
     }
 
     private static func section(_ p: HTMLReportData.Process, index: Int, into out: inout String) {
-        let heap = finite(p.heapBytes)
-        let rss = finite(p.rssBytes)
-        let times = finite(p.times)
-        let span = (times.first.flatMap { first in times.last.map { $0 - first } }) ?? 0
         let slopePerHour = HTMLUnits.ratePerHour(p.heapSlopeBytesPerSecond * 3600)
-        func range(_ v: [Double]) -> String {
-            guard let first = v.first, let last = v.last else { return "–" }
-            return "\(HTMLUnits.bytes(first)) → \(HTMLUnits.bytes(last))"
-        }
         out += """
             <section class="card process" id="process-\(index)" data-process="\(index)">
             <div class="process-head">
             <h2><span class="command">\(esc(p.command))</span> <span class="pid">pid \(p.pid)</span></h2>
             \(badge(p.verdict))
             </div>
+            <p class="reason">\(esc(p.reason))</p>
             <dl class="facts">
             <div><dt>Heap trend</dt><dd>\(badge(p.heapClassification))</dd></div>
             <div><dt>RSS trend</dt><dd>\(badge(p.rssClassification))</dd></div>
-            <div><dt>Fitted heap slope</dt><dd>\(slopePerHour)</dd></div>
-            <div><dt>Heap</dt><dd>\(range(heap))</dd></div>
-            <div><dt>RSS</dt><dd>\(range(rss))</dd></div>
-            <div><dt>Snapshots</dt><dd>\(p.times.count) over \(HTMLUnits.duration(span))</dd></div>
-            <div><dt>Warm-up</dt><dd>\(HTMLUnits.duration(p.warmupSeconds))</dd></div>
+            \(p.facts.map { "<div><dt>\(esc($0.label))</dt><dd>\(esc($0.text))</dd></div>" }.joined(separator: "\n"))
             </dl>
             <h3>Heap and RSS over time</h3>
             <div class="legend">
@@ -139,10 +132,14 @@ public enum HTMLReport {
             <span class="key"><span class="swatch area-warmup"></span>Warm-up (excluded from the fit)</span>
             </div>
             <div class="chart" id="chart-\(index)" data-process="\(index)" role="img" aria-label="Heap and RSS of pid \(p.pid) over time"></div>
-            <h3>Suspects</h3>
+            <h3>Leak suspects</h3>
 
             """
-        suspects(p.suspects, into: &out)
+        suspects(p.leaks, empty: "No call site leaks.", into: &out)
+        if !p.otherGrowth.isEmpty {
+            out += "<h3>Other growth (not leaks)</h3>\n"
+            suspects(p.otherGrowth, empty: "", into: &out)
+        }
         out += """
             <h3>Growth flame graph</h3>
             <div class="flame-toolbar">
@@ -161,20 +158,20 @@ public enum HTMLReport {
     /// How many frames of a stack are shown before the rest is folded away.
     private static let visibleFrames = 4
 
-    private static func suspects(_ suspects: [HTMLReportData.Suspect], into out: inout String) {
+    private static func suspects(_ suspects: [HTMLReportData.Suspect], empty: String, into out: inout String) {
         guard !suspects.isEmpty else {
-            out += "<p class=\"empty\">No call site is suspected of growth.</p>\n"
+            out += "<p class=\"empty\">\(esc(empty))</p>\n"
             return
         }
         out += """
             <div class="table-wrap"><table class="suspects">
-            <thead><tr><th class="num">#</th><th>Classification</th><th class="num">Growth</th><th class="num">Allocations</th><th class="num">Slope</th><th>Top frames (leaf first)</th></tr></thead>
+            <thead><tr><th class="num">#</th><th>Classification</th><th>Metric</th><th class="num">Growth</th><th class="num">Allocations</th><th class="num">Slope</th><th>Top frames (leaf first)</th></tr></thead>
             <tbody>
 
             """
         for (i, s) in suspects.enumerated() {
             out += """
-                <tr><td class="num">\(i + 1)</td><td>\(badge(s.classification))</td>\
+                <tr><td class="num">\(i + 1)</td><td>\(badge(s.classification))\(s.suppressedBy.map { " <span class=\"muted\">leak:\(esc($0))</span>" } ?? "")</td><td>\(esc(s.metric))</td>\
                 <td class="num">\(HTMLUnits.signedBytes(Double(s.growthBytes)))</td>\
                 <td class="num">\(HTMLUnits.count(s.growthCount))</td>\
                 <td class="num">\(HTMLUnits.ratePerHour(s.slopeBytesPerHour))</td><td class="frames">
@@ -192,27 +189,14 @@ public enum HTMLReport {
         out += "</tbody></table></div>\n"
     }
 
-    private static func frameList(_ frames: ArraySlice<String>) -> String {
+    private static func frameList(_ frames: ArraySlice<HTMLReportData.Frame>) -> String {
         guard !frames.isEmpty else { return "" }
         var out = "<ol class=\"stack\" start=\"\(frames.startIndex + 1)\">"
         for frame in frames {
-            let (function, location) = splitFrame(frame)
-            out += "<li><span class=\"fn\">\(esc(function))</span>"
-            if let location { out += " <span class=\"loc\">\(esc(location))</span>" }
+            out += "<li><span class=\"fn\">\(esc(frame.function))</span>"
+            if let location = frame.location { out += " <span class=\"loc\">\(esc(location))</span>" }
             out += "</li>"
         }
         return out + "</ol>"
-    }
-
-    /// Splits "function (file:line)" at its last " (", so a function's own parentheses stay.
-    static func splitFrame(_ frame: String) -> (function: String, location: String?) {
-        guard frame.hasSuffix(")"), let open = frame.ranges(of: " (").last else {
-            return (frame, nil)
-        }
-        let location = frame[open.upperBound..<frame.index(before: frame.endIndex)]
-        guard location.contains(":") || location.contains("."), !location.contains("(") else {
-            return (frame, nil)
-        }
-        return (String(frame[..<open.lowerBound]), String(location))
     }
 }

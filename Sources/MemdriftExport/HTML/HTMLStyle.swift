@@ -27,6 +27,9 @@ enum HTMLAssets {
           }
         }
         * { box-sizing: border-box; }
+        .reason { margin: 0 0 12px; color: var(--muted); }
+        .warning { color: var(--warn); }
+        .folded { color: var(--muted); margin: 10px 0 0; }
         html { background: var(--bg); }
         body { margin: 0; color: var(--fg); font: 14px/1.45 var(--sans); -webkit-text-size-adjust: 100%; }
         code, kbd, .fn, .loc, .command { font-family: var(--mono); }

@@ -1,109 +1,105 @@
+import MemdriftAnalysis
 import MemdriftCore
 import MemdriftSymbolization
 
-/// Builds Go-style heap profiles (alloc/inuse objects and space) from snapshots.
+/// Builds Go-style heap profiles (alloc/inuse objects and space) from samples of process timelines.
 public struct PprofBuilder {
-    public let stacks: StackSymbolizer
+    public let names: StackSymbolizer
+    /// Call sites left out: those the user accepted.
+    public let suppressions: Suppressions
 
     private var profile = PprofProfile.heap(samples: [], mappings: [], locations: [], functions: [])
-    private var mappingIDs: [String: UInt64] = [:]
-    private var locationIDs: [String: UInt64] = [:]
+    private var mappingIDs: [ModuleIdentity: UInt64] = [:]
+    private var locationIDs: [CallFrame: [UInt64]] = [:]
     private var functionIDs: [String: UInt64] = [:]
 
-    /// Creates a builder naming frames with `stacks`; allocator frames are dropped unless it keeps full stacks.
-    public init(stacks: StackSymbolizer) { self.stacks = stacks }
+    /// Creates a builder naming frames with `names`; allocator frames are dropped unless it keeps full stacks.
+    public init(names: StackSymbolizer, suppressions: Suppressions = Suppressions()) {
+        self.names = names
+        self.suppressions = suppressions
+    }
 
-    /// Adds every stack of `snapshot`; with `base`, values are the change since it (a growth profile).
+    private func accepted(_ site: CallSite) -> Bool {
+        !suppressions.isEmpty && suppressions.match(names.frames(of: site)) != nil
+    }
+
+    /// Adds every call site of `sample`; with `base`, values are the change since it (a growth profile).
     ///
     /// `labels` tag every sample (e.g. the pid), so pprof can filter processes with -tagfocus.
-    public mutating func add(_ snapshot: Snapshot, base: Snapshot? = nil, labels: [String: String] = [:]) {
-        let sameImage = base?.isSameImage(as: snapshot) ?? false
-        var before: [String: [Int64]] = [:]
-        if let base {
-            for s in base.stacks { before[key(s, in: base, byID: sameImage), default: [0, 0, 0, 0]].add(values(s)) }
-        }
-        var seen: Set<String> = []
-        for s in snapshot.stacks {
-            let k = key(s, in: snapshot, byID: sameImage)
-            seen.insert(k)
-            var v = values(s)
-            if let b = before[k] { v = zip(v, b).map { $0 - $1 } }
-            guard v.contains(where: { $0 != 0 }) else { continue }
-            profile.samples.append(.init(locationIDs: locations(of: s, in: snapshot), values: v, labels: labels))
-        }
-        if let base {
-            // Stacks gone since the base shrank to nothing.
-            for s in base.stacks where !seen.contains(key(s, in: base, byID: sameImage)) && s.liveBytes > 0 {
-                let v = values(s)
+    /// Every attributed metric contributes; when there are several, each sample is labelled with its metric.
+    public mutating func add(_ sample: SampleRef, base: SampleRef? = nil, labels: [String: String] = [:]) {
+        let metrics = sample.timeline.attributed.keys.sorted()
+        for metric in metrics {
+            var labels = labels
+            if metrics.count > 1 { labels["metric"] = metric.rawValue }
+            var before: [CallSite: SiteCounters] = [:]
+            if let base { for (site, c) in base.sites(metric) { before[site] = c } }
+            var seen: Set<CallSite> = []
+            for (site, c) in sample.sites(metric) where !accepted(site) {
+                seen.insert(site)
+                var v = values(c)
+                if let b = before[site] { v = zip(v, values(b)).map { $0 - $1 } }
+                guard v.contains(where: { $0 != 0 }) else { continue }
+                profile.samples.append(.init(locationIDs: locations(of: site), values: v, labels: labels))
+            }
+            // Call sites gone since the base shrank to nothing.
+            for (site, c) in before where !seen.contains(site) && c.liveBytes > 0 && !accepted(site) {
                 profile.samples.append(
-                    .init(locationIDs: locations(of: s, in: base), values: [0, 0, -v[2], -v[3]], labels: labels))
+                    .init(locationIDs: locations(of: site), values: [0, 0, -c.liveCount, -c.liveBytes], labels: labels))
+            }
+            let rate = sample.timeline.attributed[metric]?.sampleRate ?? 0
+            if rate != 0 {
+                profile.period = Int64(clamping: rate)
+                let note = "\(metric.rawValue) sampled every \(rate) bytes: values are estimates"
+                if !profile.comments.contains(note) { profile.comments.append(note) }
             }
         }
-        profile.timeNanos = Int64(clamping: snapshot.header.wallClockNanos)
-        profile.durationNanos = Int64(
-            clamping: snapshot.header.monotonicNanos &- (base?.header.monotonicNanos ?? snapshot.header.startMonotonicNanos))
-        if snapshot.header.isSampled {
-            profile.period = Int64(clamping: snapshot.header.sampleRate)
-            let note = "sampled every \(snapshot.header.sampleRate) bytes: values are estimates"
-            if !profile.comments.contains(note) { profile.comments.append(note) }
-        }
+        profile.timeNanos = Int64(clamping: sample.sample.wallClockNanos)
+        let since = base?.sample.time ?? 0
+        profile.durationNanos = Int64(max(0, sample.sample.time - since) * 1e9)
     }
 
     /// The profile built so far.
     public var result: PprofProfile { profile }
 
     /// Alloc objects, alloc space, inuse objects, inuse space.
-    private func values(_ s: CallStack) -> [Int64] {
-        [
-            Int64(clamping: s.allocatedCount), Int64(clamping: s.allocatedBytes), Int64(clamping: s.liveCount),
-            Int64(clamping: s.liveBytes),
-        ]
-    }
+    private func values(_ c: SiteCounters) -> [Int64] { [c.allocatedCount, c.allocatedBytes, c.liveCount, c.liveBytes] }
 
-    /// Stack identity: the id within one process image, module-relative frames otherwise.
-    private func key(_ s: CallStack, in snapshot: Snapshot, byID: Bool) -> String {
-        if byID { return "#\(s.id)" }
-        return s.frames.map { f in
-            "\(snapshot.module(of: f).map { $0.buildIDHex.isEmpty ? $0.name : $0.buildIDHex } ?? "?")+\(f.offset)"
-        }
-        .joined(separator: ";")
-    }
-
-    /// Location ids of a stack, leaf first, with leading allocator frames dropped (unless full stacks).
-    private mutating func locations(of s: CallStack, in snapshot: Snapshot) -> [UInt64] {
-        var frames = s.frames.map { ($0, stacks.symbolize($0, in: snapshot)) }
-        if !stacks.fullStacks,
+    /// Location ids of a call site, leaf first, with leading allocator frames dropped (unless full stacks).
+    private mutating func locations(of site: CallSite) -> [UInt64] {
+        var frames = site.frames.map { ($0, names.symbolize($0)) }
+        if !names.fullStacks,
             let first = frames.firstIndex(where: { !$0.1.allSatisfy(AllocatorFrames.isAllocatorOrRuntime) })
         {
             frames.removeFirst(first)
         }
-        return frames.map { location($0.0, $0.1, in: snapshot) }
+        return frames.flatMap { location($0.0, $0.1) }
     }
 
-    private mutating func location(_ frame: Frame, _ names: [SymbolizedFrame], in snapshot: Snapshot) -> UInt64 {
-        let module = snapshot.module(of: frame)
-        let mapping = module.map { self.mapping($0) } ?? 0
-        let address = module.map { $0.base &+ frame.offset } ?? frame.offset
-        let key = "\(mapping):\(address)"
-        if let id = locationIDs[key] { return id }
-        let lines = names.map { name in
-            PprofProfile.Line(functionID: function(name), line: Int64(name.line ?? 0))
-        }
+    /// One location per native frame (its inlined lines together); one per source frame.
+    private mutating func location(_ frame: CallFrame, _ symbolized: [SymbolizedFrame]) -> [UInt64] {
+        if let ids = locationIDs[frame] { return ids }
+        let lines = symbolized.map { PprofProfile.Line(functionID: function($0), line: Int64($0.line ?? 0)) }
         let id = UInt64(profile.locations.count + 1)
-        profile.locations.append(.init(id: id, mappingID: mapping, address: address, lines: lines))
-        locationIDs[key] = id
-        return id
+        switch frame {
+        case .native(let f):
+            profile.locations.append(.init(id: id, mappingID: mapping(f.module), address: f.offset, lines: lines))
+        case .source:
+            profile.locations.append(.init(id: id, mappingID: 0, address: 0, lines: lines))
+        }
+        locationIDs[frame] = [id]
+        return [id]
     }
 
-    private mutating func mapping(_ m: Module) -> UInt64 {
-        let key = "\(m.path)@\(m.base)"
-        if let id = mappingIDs[key] { return id }
+    /// Addresses are module-relative, so every mapping starts at 0 with its file at offset 0.
+    private mutating func mapping(_ m: ModuleIdentity) -> UInt64 {
+        if let id = mappingIDs[m] { return id }
         let id = UInt64(profile.mappings.count + 1)
         profile.mappings.append(
             .init(
-                id: id, start: m.start, limit: m.end, fileOffset: m.start &- m.base, filename: m.path, buildID: m.buildIDHex,
+                id: id, start: 0, limit: 1 << 48, fileOffset: 0, filename: m.path, buildID: hexString(m.buildID),
                 hasFunctions: true, hasFilenames: true, hasLineNumbers: true, hasInlineFrames: true))
-        mappingIDs[key] = id
+        mappingIDs[m] = id
         return id
     }
 
@@ -115,11 +111,5 @@ public struct PprofBuilder {
         profile.functions.append(.init(id: id, name: name, systemName: f.rawSymbol ?? name, filename: f.file ?? ""))
         functionIDs[key] = id
         return id
-    }
-}
-
-extension Array where Element == Int64 {
-    fileprivate mutating func add(_ other: [Int64]) {
-        for i in indices where i < other.count { self[i] += other[i] }
     }
 }

@@ -1,77 +1,106 @@
 import Foundation
 import MemdriftCore
 import MemdriftSymbolization
+import MemdriftTestSupport
 import Testing
 
 @testable import MemdriftAnalysis
 
-/// Writes a synthetic session: one process whose call sites follow the given per-snapshot live bytes.
-private func syntheticSession(sites: [[UInt64]], interval: Double = 1) throws -> String {
-    let dir = NSTemporaryDirectory() + "memdrift-analysis-" + UUID().uuidString
-    let series = dir + "/pid-77"
-    try FileManager.default.createDirectory(atPath: series, withIntermediateDirectories: true)
-    let count = sites.first?.count ?? 0
-    for i in 0..<count {
-        let t = UInt64(Double(i + 1) * interval * 1e9)
-        let header = SnapshotHeader(
-            pid: 77, sequence: UInt64(i + 1), wallClockNanos: t, monotonicNanos: t, startWallClockNanos: 0,
-            startMonotonicNanos: 0, intervalNanos: UInt64(interval * 1e9))
-        let stacks = sites.enumerated().map { id, values in
-            CallStack(
-                id: UInt32(id + 1), frames: [Frame(module: 0, offset: UInt64(0x1000 * (id + 1)))], liveBytes: values[i],
-                liveCount: values[i] / 100, allocatedBytes: values[i], allocatedCount: values[i] / 100)
-        }
-        var figures = ProcessFigures()
-        figures[.heapLiveBytes] = stacks.reduce(0) { $0 + $1.liveBytes }
-        figures[.vmRSS] = 8 << 20
-        let snapshot = Snapshot(
-            header: header, executable: "/opt/app", commandLine: ["app"], figures: figures,
-            modules: [Module(index: 0, base: 0, start: 0, end: 1 << 20, buildID: [1, 2], path: "/nonexistent/app")],
-            stacks: stacks)
-        let name = String(format: "snap-%06d.mds", i + 1)
-        try Data(SnapshotEncoder.encode(snapshot)).write(to: URL(fileURLWithPath: "\(series)/\(name)"))
-    }
-    return dir
+func judge(_ t: ProcessTimeline, options: AnalysisOptions = AnalysisOptions()) -> ProcessAnalysis {
+    Judge(names: StackSymbolizer(), options: options).judge(t)
 }
 
-/// Live bytes per snapshot of a leaking, a flat and a bounded (cache) call site.
-private let leak = (0..<40).map { UInt64(10_000 + $0 * 4_000) }
-private let flat = [UInt64](repeating: 500_000, count: 40)
-private let cache = (0..<40).map { UInt64(min($0, 10) * 50_000) }
+/// Live bytes per sample of a leaking, a flat and a bounded (cache) call site.
+let leak = (0..<40).map { Int64(10_000 + $0 * 4_000) }
+let flat = [Int64](repeating: 500_000, count: 40)
+let cache = (0..<40).map { Int64(min($0, 10) * 50_000) }
+/// A batch of 2 MiB filled and flushed every 8 samples: the heap total is a sawtooth.
+let batch = (0..<40).map { Int64(($0 % 8) * 262_144) }
 
-@Suite struct SessionAnalysisTests {
+@Suite struct JudgeTests {
     @Test func aGrowingCallSiteIsTheSuspectAndTheProcessLeaks() throws {
-        let path = try syntheticSession(sites: [flat, leak, cache])
-        let analysis = try SessionAnalyzer(stacks: StackSymbolizer()).analyze(sessionPath: path)
-        let p = try #require(analysis.processes.first)
+        let p = judge(timeline(sites: [flat, leak, cache]))
         #expect(p.verdict == .leak)
-        #expect(analysis.verdict == .leak)
-        #expect(p.suspects.map(\.stack.id) == [2])
-        #expect(p.otherGrowers.map(\.trend.classification) == [.bounded])
+        #expect(p.suspects.count == 1)
+        #expect(p.suspects.first?.bytesAtEnd == leak[39])
+        #expect(p.otherGrowth.map(\.trend.classification) == [.bounded])
         #expect(p.suspects.first?.frames.first?.note == "module missing")
-        #expect(p.snapshotCount == 40)
+        #expect(p.sampleCount == 40 && p.judgedCount == 40)
     }
 
-    @Test func suppressedSuspectsDoNotMakeALeak() throws {
-        let path = try syntheticSession(sites: [flat, leak])
+    /// A leak under a sawtooth heap is still a leak: a call site's trend decides, whatever the total does.
+    @Test func aLeakingCallSiteUnderASawtoothHeapIsALeak() throws {
+        let slow = (0..<40).map { Int64(10_000 + $0 * 1_000) }
+        let p = judge(timeline(sites: [slow, batch, flat]))
+        #expect(p.heap?.trend.classification == .sawtooth)
+        #expect(p.verdict == .leak)
+        #expect(p.suspects.first?.bytesAtEnd == slow[39])
+        // The gate's slope of a sawtooth is its floor's, which the leak lifts.
+        #expect((p.heap?.trend.sustainedSlopePerSecond ?? 0) > 500)
+        var t = GateThresholds()
+        t.failOn = []
+        t.maxHeapSlope = 1024 * 1024  // the floor rises ~3.6 MiB/h
+        #expect(!Gate.evaluate(SessionAnalysis(path: "s", processes: [p], warnings: []), thresholds: t).passed)
+    }
+
+    /// Accepted growth is not growth: a process whose only growth is suppressed is stable, and
+    /// the suppressed call site is listed with the pattern that accepted it.
+    @Test func suppressedGrowthLeavesAStableProcess() throws {
         var options = AnalysisOptions()
         options.suppressions = try Suppressions(text: "# accepted\nleak:^app$\n", path: "s.supp")
-        let p = try #require(
-            try SessionAnalyzer(stacks: StackSymbolizer(), options: options).analyze(sessionPath: path).processes.first)
+        let p = judge(timeline(sites: [flat, leak]), options: options)
         #expect(p.suspects.isEmpty)
-        #expect(p.otherGrowers.first?.suppressedBy == "^app$")
-        #expect(p.verdict == .growth)  // the heap still grows; no unsuppressed call site explains it
+        #expect(p.otherGrowth.first?.suppressedBy == "^app$")
+        #expect(p.verdict == .stable)
+        #expect(p.reason.contains("accepted"))
+        var t = GateThresholds()
+        t.failOn = [.leak, .growth]
+        t.maxHeapSlope = 1024 * 1024
+        t.maxRSSSlope = 1024 * 1024
+        t.maxHeapGrowth = .bytes(64 * 1024)
+        let gate = Gate.evaluate(SessionAnalysis(path: "s", processes: [p], warnings: []), thresholds: t)
+        #expect(gate.passed, "\(gate.checks.filter { !$0.passed }.map(\.message))")
+    }
+
+    /// Teardown frees everything: the final snapshot is shown, never judged.
+    @Test func theFinalSnapshotOfAnExitingProcessNeverDragsTheTrend() throws {
+        let p = judge(timeline(sites: [flat, leak], teardown: [0, 0]))
+        #expect(p.verdict == .leak)
+        #expect(p.sampleCount == 41 && p.judgedCount == 40)
+        let heap = try #require(p.heap)
+        #expect(heap.end == Double(flat[39] + leak[39]))
+        #expect(heap.atTeardown == 0)
+        #expect(heap.trend.slopePerSecond > 0)
+        let suspect = try #require(p.suspects.first)
+        #expect(suspect.growthBytes > 0 && suspect.growthCount > 0)
+        #expect(suspect.bytesAtEnd == leak[39])
+    }
+
+    @Test func growthInSharedMemoryIsNotGrowthOfItsOwn() throws {
+        let shmem = (0..<40).map { Double($0) * 512 * 1024 }
+        let rss = shmem.map { $0 + 30_000_000 }
+        let p = judge(timeline(sites: [flat], rss: rss, shmem: shmem))
+        #expect(p.rss?.trend.classification == .leak)
+        #expect(p.verdict == .stable)
+        #expect(p.reason.contains("shared memory"))
+        #expect((p.explanation?.sharedGrowth ?? 0) > 10_000_000)
+    }
+
+    @Test func rssGrowthNoCallSiteExplainsIsGrowth() throws {
+        let rss = (0..<40).map { 30_000_000 + Double($0) * 512 * 1024 }
+        let p = judge(timeline(sites: [flat], rss: rss))
+        #expect(p.verdict == .growth)
+        #expect(p.explanation?.fraction ?? 1 < 0.01)
     }
 
     @Test func tooFewSnapshotsAreInconclusive() throws {
-        let path = try syntheticSession(sites: [Array(leak.prefix(4))])
-        let analysis = try SessionAnalyzer(stacks: StackSymbolizer()).analyze(sessionPath: path)
-        #expect(analysis.verdict == .inconclusive)
+        let p = judge(timeline(sites: [Array(leak.prefix(4))]))
+        #expect(p.verdict == .inconclusive)
+        #expect(p.reason.contains("needed"))
     }
 
     @Test func gateChecksEachThreshold() throws {
-        let path = try syntheticSession(sites: [flat, leak])
-        let analysis = try SessionAnalyzer(stacks: StackSymbolizer()).analyze(sessionPath: path)
+        let analysis = SessionAnalysis(path: "s", processes: [judge(timeline(sites: [flat, leak]))], warnings: [])
         var t = GateThresholds()
         #expect(!Gate.evaluate(analysis, thresholds: t).passed)  // leak fails by default
         t.failOn = []
@@ -88,6 +117,14 @@ private let cache = (0..<40).map { UInt64(min($0, 10) * 50_000) }
         t.maxHeapGrowth = .bytes(1 << 30)
         t.maxRSS = 1 << 20
         #expect(Gate.evaluate(analysis, thresholds: t).checks.map(\.passed) == [true, true, false])
+    }
+
+    @Test func leakingProcessesComeFirst() throws {
+        let session = SessionTimelines(
+            path: "s", processes: [timeline(sites: [flat], pid: 1), timeline(sites: [flat, leak], pid: 2)])
+        let analysis = Judge(names: StackSymbolizer()).judge(session)
+        #expect(analysis.processes.map(\.pid) == [2, 1])
+        #expect(analysis.verdict == .leak)
     }
 }
 
@@ -129,27 +166,35 @@ private let cache = (0..<40).map { UInt64(min($0, 10) * 50_000) }
 }
 
 @Suite struct SnapshotDiffTests {
-    @Test func sameImageMatchesByIDAndSortsByGrowth() throws {
-        let path = try syntheticSession(sites: [flat, leak, cache])
-        let series = try #require(try Session.open(path).series.first)
-        let snaps = try series.loadSnapshots()
-        let d = SnapshotComparer(stacks: StackSymbolizer()).diff(snaps[5], snaps[39], grouping: .stack)
-        #expect(d.changes.map(\.deltaBytes) == [Int64(cache[39] - cache[5]), Int64(leak[39] - leak[5]), 0])
-        #expect(d.heapAfter - d.heapBefore == (leak[39] - leak[5]) + (cache[39] - cache[5]))
+    @Test func sortsByGrowthAndTotalsEachMetric() throws {
+        let t = timeline(sites: [flat, leak, cache])
+        let d = SnapshotComparer(names: StackSymbolizer()).diff(SampleRef(t, 5), SampleRef(t, 39), grouping: .stack)
+        #expect(d.changes.map(\.deltaBytes) == [cache[39] - cache[5], leak[39] - leak[5], 0])
+        let heap = try #require(d.totals.first { $0.metric == .heapMalloc })
+        #expect(Int64(heap.after - heap.before) == (leak[39] - leak[5]) + (cache[39] - cache[5]))
     }
 
     @Test func rebuiltModulesWithoutNamesStillMatchByOffsetOnly() throws {
-        let path = try syntheticSession(sites: [leak])
-        let snaps = try #require(try Session.open(path).series.first).loadSnapshots()
-        var other = snaps[39]
-        other.header.pid = 78
-        other.modules[0].buildID = [9, 9]
-        other.stacks.append(
-            CallStack(
-                id: 9, frames: [Frame(module: 0, offset: 0x9000)], liveBytes: 1, liveCount: 1, allocatedBytes: 1,
-                allocatedCount: 1))
-        let d = SnapshotComparer(stacks: StackSymbolizer()).diff(snaps[0], other, grouping: .stack)
+        let before = timeline(sites: [leak])
+        var after = before
+        after.pid = 78
+        var heap = AttributedMetric()
+        let rebuilt = ModuleIdentity(path: "/nonexistent/app", buildID: [9, 9])
+        for offset: UInt64 in [0x1000, 0x9000] {
+            let site = heap.index(of: CallSite(frames: [.native(NativeFrame(module: rebuilt, offset: offset))]))
+            heap.record(SiteCounters(liveBytes: 1, liveCount: 1), site: site, at: 39)
+        }
+        after.attributed[.heapMalloc] = heap
+        let d = SnapshotComparer(names: StackSymbolizer()).diff(SampleRef(before, 0), SampleRef(after, 39), grouping: .stack)
         #expect(d.rebuiltModules == ["app"])
-        #expect(d.changes.count == 2)  // unnamed frames are never merged by a missing name
+        #expect(d.changes.count == 3)  // unnamed frames are never merged by a missing name
+    }
+
+    @Test func suppressedCallSitesAreLeftOut() throws {
+        let t = timeline(sites: [flat, leak])
+        let suppressions = try Suppressions(text: "leak:app\n", path: "x")
+        let d = SnapshotComparer(names: StackSymbolizer(), suppressions: suppressions)
+            .diff(SampleRef(t, 0), SampleRef(t, 39), grouping: .stack)
+        #expect(d.changes.isEmpty)
     }
 }

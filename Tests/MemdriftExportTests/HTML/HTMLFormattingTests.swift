@@ -18,18 +18,4 @@ import Testing
         for (seconds, text) in cases { #expect(HTMLUnits.duration(seconds) == text, "\(seconds)") }
         #expect(HTMLUnits.duration(-2.5) == "−2.5 s")
     }
-
-    @Test func framesSplitAtTheirLastParenthesizedLocation() {
-        let cases: [(String, String, String?)] = [
-            ("main (app.c:12)", "main", "app.c:12"),
-            ("operator new(unsigned long) (new_op.cc:50)", "operator new(unsigned long)", "new_op.cc:50"),
-            ("g (libc.so.6)", "g", "libc.so.6"), ("h (a:1) (b:2)", "h (a:1)", "b:2"),
-            ("Foo::bar(int) const", "Foo::bar(int) const", nil), ("h (x (y)", "h (x (y)", nil),
-            ("x ()", "x ()", nil),
-        ]
-        for (frame, function, location) in cases {
-            let split = HTMLReport.splitFrame(frame)
-            #expect(split.function == function && split.location == location, "\(frame)")
-        }
-    }
 }

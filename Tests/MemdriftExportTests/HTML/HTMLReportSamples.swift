@@ -25,6 +25,15 @@ enum HTMLReportSamples {
         return (mv - slope * mt, slope)
     }
 
+    /// Frames from "function (file:line)" text, as the symbolizer would have given them.
+    static func frames(_ names: [String]) -> [HTMLReportData.Frame] {
+        names.map { name in
+            guard name.hasSuffix(")"), let open = name.ranges(of: " (").last else { return HTMLReportData.Frame(function: name) }
+            return HTMLReportData.Frame(
+                function: String(name[..<open.lowerBound]), location: String(name[open.upperBound...].dropLast()))
+        }
+    }
+
     /// A leaking C++ server with a bounded cache and a Swift collector thread, plus a stable worker.
     static func demo() -> HTMLReportData {
         HTMLReportData(
@@ -69,16 +78,18 @@ enum HTMLReportSamples {
             "closure #1 in Collector.start(interval:) (Collector.swift:112)",
             "start_thread (pthread_create.c:442)",
         ]
-        let suspects = [
+        let leaks = [
             HTMLReportData.Suspect(
                 classification: "leak", growthBytes: 33_914_880, growthCount: 33_120,
-                slopeBytesPerHour: 64 * KiB * 3600, frames: leakFrames),
-            HTMLReportData.Suspect(
-                classification: "bounded", growthBytes: 12_058_624, growthCount: 2_944,
-                slopeBytesPerHour: 1.1 * MiB, frames: cacheFrames),
+                slopeBytesPerHour: 64 * KiB * 3600, frames: frames(leakFrames)),
             HTMLReportData.Suspect(
                 classification: "leak", growthBytes: 4_718_592, growthCount: 73_728,
-                slopeBytesPerHour: 27 * MiB, frames: swiftFrames),
+                slopeBytesPerHour: 27 * MiB, frames: frames(swiftFrames)),
+        ]
+        let others = [
+            HTMLReportData.Suspect(
+                classification: "bounded", growthBytes: 12_058_624, growthCount: 2_944,
+                slopeBytesPerHour: 1.1 * MiB, frames: frames(cacheFrames))
         ]
 
         let flame = frame(
@@ -161,7 +172,7 @@ enum HTMLReportSamples {
             pid: 48213, command: "/opt/acme/bin/leaky-server --port 8080 --cache-size 64M", verdict: "leak",
             times: times, heapBytes: heap, rssBytes: rss, warmupSeconds: warmup,
             heapSlopeBytesPerSecond: slope, heapInterceptBytes: intercept,
-            heapClassification: "leak", rssClassification: "growth", suspects: suspects, flame: flame)
+            heapClassification: "leak", rssClassification: "growth", leaks: leaks, otherGrowth: others, flame: flame)
     }
 
     private static func stableWorker() -> HTMLReportData.Process {
@@ -178,7 +189,7 @@ enum HTMLReportSamples {
             pid: 48230, command: "/opt/acme/bin/worker --threads 4", verdict: "stable",
             times: times, heapBytes: heap, rssBytes: rss, warmupSeconds: warmup,
             heapSlopeBytesPerSecond: slope, heapInterceptBytes: intercept,
-            heapClassification: "sawtooth", rssClassification: "stable", suspects: [], flame: flame)
+            heapClassification: "sawtooth", rssClassification: "stable", leaks: [], flame: flame)
     }
 
     /// Text that breaks naive HTML or script embedding, in every field that reaches the page.
@@ -195,8 +206,9 @@ enum HTMLReportSamples {
         data.processes[0].verdict = "verdict " + hostile
         data.processes[0].heapClassification = "heap " + hostile
         data.processes[0].rssClassification = "rss " + hostile
-        data.processes[0].suspects[0].classification = "class " + hostile
-        data.processes[0].suspects[0].frames[0] = "fn " + hostile + " (file" + hostile + ".cpp:1)"
+        data.processes[0].leaks[0].classification = "class " + hostile
+        data.processes[0].leaks[0].frames[0] = HTMLReportData.Frame(
+            function: "fn " + hostile, location: "file" + hostile + ".cpp:1")
         data.processes[0].flame.name = "root " + hostile
         data.processes[0].flame.children[0].name = "child " + hostile
         return data

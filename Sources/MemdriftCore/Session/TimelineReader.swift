@@ -1,0 +1,170 @@
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// What to keep while reading a session into timelines.
+public struct TimelineReadOptions: Sendable {
+    /// Keep cumulative allocation counters per call site (folded allocs, pprof); judging needs only live bytes.
+    public var includeAllocations = true
+
+    /// Everything kept.
+    public init() {}
+
+    /// Live counters only: what `report`, `gate` and `run` need, in less memory.
+    public static let liveOnly: TimelineReadOptions = {
+        var o = TimelineReadOptions()
+        o.includeAllocations = false
+        return o
+    }()
+}
+
+/// Reads sessions and snapshot files into process timelines: the adapter for the tracker's `.mds` files.
+///
+/// A damaged file costs that file: it is skipped with one warning naming it and the rest is read.
+public enum TimelineReader {
+    /// Every process of the session at `path` (a directory), or the one sample of a snapshot file.
+    ///
+    /// Throws only when nothing usable is left.
+    public static func read(_ path: String, options: TimelineReadOptions = TimelineReadOptions()) throws(FormatError)
+        -> SessionTimelines
+    {
+        if !isDirectory(path) {
+            let snapshot = try SnapshotReader.read(path: path)
+            var builder = TrackerTimelineBuilder(name: "pid-\(snapshot.header.pid)", options: options)
+            builder.add(snapshot, path: path)
+            return SessionTimelines(path: path, processes: [builder.timeline].compactMap { $0 })
+        }
+        let session = try Session.open(path)
+        var warnings: [String] = []
+        var processes: [ProcessTimeline] = []
+        for series in session.series {
+            var builder = TrackerTimelineBuilder(name: series.name, options: options)
+            for file in series.snapshotPaths {
+                do throws(FormatError) {
+                    builder.add(try SnapshotReader.read(path: file), path: file)
+                } catch {
+                    warnings.append("skipped \(error.description)")
+                }
+            }
+            if let timeline = builder.timeline { processes.append(timeline) }
+        }
+        guard !processes.isEmpty else {
+            if let first = warnings.first, warnings.count == 1 { throw .unusable(path: path, reason: first) }
+            if !warnings.isEmpty {
+                throw .unusable(path: path, reason: "every snapshot is damaged (\(warnings.count) skipped)")
+            }
+            throw .emptySession(path: path)
+        }
+        return SessionTimelines(path: path, processes: processes, warnings: warnings)
+    }
+
+    /// Whether `path` names a directory (following links, as the user means the target).
+    static func isDirectory(_ path: String) -> Bool {
+        var info = stat()
+        return stat(path, &info) == 0 && info.st_mode & S_IFMT == S_IFDIR
+    }
+}
+
+/// Turns one series of tracker snapshots into a timeline, one sample per snapshot.
+struct TrackerTimelineBuilder {
+    let name: String
+    let options: TimelineReadOptions
+    private(set) var timeline: ProcessTimeline?
+    private var startMonotonic: UInt64 = 0
+    /// Per stack id: the site's index in the heap metric, -1 until seen. Ids are stable within an image.
+    private var siteOfStack: [Int] = []
+    private var identities: [ModuleIdentity] = []
+
+    init(name: String, options: TimelineReadOptions) {
+        self.name = name
+        self.options = options
+    }
+
+    /// Appends the snapshot as the next sample; snapshots must come in sequence order.
+    mutating func add(_ snapshot: Snapshot, path: String) {
+        let header = snapshot.header
+        if timeline == nil {
+            var t = ProcessTimeline(
+                pid: header.pid, image: imageNumber, parentPID: header.parentPID, name: name,
+                executable: snapshot.executable, commandLine: snapshot.commandLine,
+                startWallClockNanos: header.startWallClockNanos)
+            t.sources = [TimelineSource(kind: "tracker", title: "tracker heap")]
+            startMonotonic = header.startMonotonicNanos
+            timeline = t
+        }
+        guard var t = timeline else { return }
+        timeline = nil  // keeps the arrays uniquely referenced while they grow
+        let f = snapshot.figures
+        var metrics: [MetricName: Double] = [.heapMalloc: Double(f.heapLiveBytes)]
+        if f.values[ProcessFigures.ID.vmRSS.rawValue] != nil {
+            metrics[.rss] = Double(f.rss)
+            metrics[.rssAnon] = Double(f[.rssAnon])
+            metrics[.rssFile] = Double(f[.rssFile])
+            metrics[.rssShmem] = Double(f[.rssShmem])
+        }
+        let index = t.samples.count
+        t.samples.append(
+            Sample(
+                time: Double(header.monotonicNanos &- startMonotonic) / 1e9, wallClockNanos: header.wallClockNanos,
+                reason: SampleReason(header.reason), isFinal: header.isFinal, metrics: metrics,
+                origin: SampleOrigin(path: path, sequence: header.sequence)))
+        if !snapshot.commandLine.isEmpty { t.commandLine = snapshot.commandLine }
+
+        refreshIdentities(snapshot.modules)
+        var heap = t.attributed[.heapMalloc] ?? AttributedMetric()
+        heap.sampleRate = header.sampleRate
+        for stack in snapshot.stacks {
+            let id = Int(stack.id)
+            if id >= siteOfStack.count { siteOfStack += [Int](repeating: -1, count: id + 1 - siteOfStack.count) }
+            var site = siteOfStack[id]
+            if site < 0 {
+                site = heap.index(of: callSite(stack))
+                siteOfStack[id] = site
+            }
+            let counters =
+                options.includeAllocations
+                ? SiteCounters(
+                    liveBytes: Int64(clamping: stack.liveBytes), liveCount: Int64(clamping: stack.liveCount),
+                    allocatedBytes: Int64(clamping: stack.allocatedBytes), allocatedCount: Int64(clamping: stack.allocatedCount))
+                : SiteCounters(liveBytes: Int64(clamping: stack.liveBytes), liveCount: Int64(clamping: stack.liveCount))
+            heap.record(counters, site: site, at: index)
+        }
+        t.attributed[.heapMalloc] = heap
+        timeline = t
+    }
+
+    /// The image number from the series name (`pid-4217.2` is image 2).
+    private var imageNumber: Int { SnapshotSeries.parseName(name)?.1 ?? 1 }
+
+    private mutating func refreshIdentities(_ modules: [Module]) {
+        guard modules.count != identities.count || zip(modules, identities).contains(where: { $0.path != $1.path }) else {
+            return
+        }
+        identities = modules.map { ModuleIdentity(path: $0.path, buildID: $0.buildID) }
+    }
+
+    private func callSite(_ stack: CallStack) -> CallSite {
+        CallSite(
+            frames: stack.frames.map { frame in
+                let module =
+                    frame.module == Frame.noModule || Int(frame.module) >= identities.count
+                    ? ModuleIdentity.unknown : identities[Int(frame.module)]
+                return .native(NativeFrame(module: module, offset: frame.offset))
+            })
+    }
+}
+
+extension SampleReason {
+    /// The sample reason of a snapshot reason.
+    init(_ reason: SnapshotReason) {
+        switch reason {
+        case .interval: self = .interval
+        case .request: self = .request
+        case .exit: self = .exit
+        case .exec: self = .exec
+        case .api: self = .api
+        case .start: self = .start
+        case .other: self = .other
+        }
+    }
+}

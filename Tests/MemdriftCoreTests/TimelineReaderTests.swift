@@ -1,0 +1,70 @@
+import Foundation
+import MemdriftCore
+import Testing
+
+@Suite struct TimelineReaderTests {
+    @Test func everySnapshotIsASampleAndEveryStackACallSite() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        for sequence: UInt64 in 1...3 {
+            try write(
+                Fixtures.snapshot(pid: 9, sequence: sequence, leakBytes: 1000 * sequence),
+                to: "\(dir)/pid-9/snap-00000\(sequence).mds")
+        }
+        let session = try TimelineReader.read(dir)
+        #expect(session.warnings.isEmpty)
+        let t = try #require(session.processes.first)
+        #expect(t.pid == 9 && t.name == "pid-9" && t.command == "app --port 8080")
+        #expect(t.samples.map(\.time) == [1, 2, 3])
+        #expect(t.samples.map { $0.metrics[.heapMalloc] } == [5096, 6096, 7096])
+        let heap = try #require(t.attributed[.heapMalloc])
+        #expect(heap.sites.count == 3)  // the empty stack, the leak and a steady one
+        let leak = try #require(heap.sites.firstIndex { $0.frames.count == 3 })
+        #expect(heap.histories[leak].liveBytes(at: [0, 1, 2]) == [1000, 2000, 3000])
+        #expect(heap.histories[leak].counters(at: 2).allocatedBytes == 9000)
+        guard case .native(let unknown) = heap.sites[leak].frames[2] else { return }
+        #expect(unknown.module == .unknown && unknown.offset == 0xDEAD)
+    }
+
+    /// A damaged file costs that file: it is skipped with one warning naming it.
+    @Test func aTruncatedSnapshotIsSkippedWithOneWarning() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        for sequence: UInt64 in 1...3 {
+            try write(Fixtures.snapshot(pid: 9, sequence: sequence), to: "\(dir)/pid-9/snap-00000\(sequence).mds")
+        }
+        let damaged = "\(dir)/pid-9/snap-000002.mds"
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: damaged))
+        try bytes.prefix(bytes.count / 2).write(to: URL(fileURLWithPath: damaged))
+        let session = try TimelineReader.read(dir)
+        #expect(session.processes.first?.samples.count == 2)
+        #expect(session.warnings.count == 1)
+        #expect(session.warnings.first?.contains("snap-000002.mds") == true)
+    }
+
+    @Test func nothingUsableLeftIsAnError() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try write(Fixtures.snapshot(pid: 9, sequence: 1), to: "\(dir)/pid-9/snap-000001.mds")
+        try Data("garbage".utf8).write(to: URL(fileURLWithPath: "\(dir)/pid-9/snap-000001.mds"))
+        #expect(throws: FormatError.self) { try TimelineReader.read(dir) }
+        #expect(throws: FormatError.self) { try TimelineReader.read("\(dir)/missing") }
+    }
+
+    @Test func aSnapshotFileIsATimelineOfOneSample() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try write(Fixtures.snapshot(pid: 9, sequence: 4), to: "\(dir)/one.mds")
+        let session = try TimelineReader.read("\(dir)/one.mds")
+        #expect(session.processes.count == 1)
+        #expect(session.processes.first?.samples.first?.origin.sequence == 4)
+    }
+
+    @Test func liveOnlyReadingKeepsNoAllocationCounters() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try write(Fixtures.snapshot(pid: 9, sequence: 1), to: "\(dir)/pid-9/snap-000001.mds")
+        let heap = try #require(try TimelineReader.read(dir, options: .liveOnly).processes.first?.attributed[.heapMalloc])
+        #expect(heap.histories.allSatisfy { $0.counters(at: 0).allocatedBytes == 0 })
+    }
+}
