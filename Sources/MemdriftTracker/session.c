@@ -153,11 +153,17 @@ static int trigger_changed(void) {
     return 1;
 }
 
-/* The writer thread: all signals blocked, guard set for its whole life. */
-static void *writer_main(void *unused) {
-    (void)unused;
+/* The writer thread: all signals blocked, guard set for its whole life. A new image writes a
+ * first snapshot at once, so however short the run its process has a baseline; a fork child
+ * waits up to a second (or its interval), since most children exec or exit long before. */
+static void *writer_main(void *forked) {
     md_guard = 1;
     uint64_t due = md_config.start_mono_ns + md_config.interval_ns;
+    if (!forked) {
+        md_take_snapshot(MEMDRIFT_REASON_START, 0);
+    } else if (md_config.interval_ns > 1000000000ull) {
+        due = md_config.start_mono_ns + 1000000000ull;
+    }
     const struct timespec tick = {0, 100 * 1000 * 1000};
     for (;;) {
         nanosleep(&tick, NULL);
@@ -172,7 +178,7 @@ static void *writer_main(void *unused) {
     }
 }
 
-static void start_writer(void) {
+static void start_writer(int forked) {
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
@@ -181,7 +187,7 @@ static void start_writer(void) {
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
     pthread_attr_setstacksize(&attr, 256 * 1024);
     pthread_t thread;
-    int rc = pthread_create(&thread, &attr, writer_main, NULL);
+    int rc = pthread_create(&thread, &attr, writer_main, forked ? (void *)1 : NULL);
     pthread_attr_destroy(&attr);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (rc != 0)
@@ -225,7 +231,7 @@ static void after_fork_child(void) {
     md_lock_reset(&writer_lock);
     begin_image();
     fork_child = 1;
-    if (atomic_load(&md_state) == MD_ACTIVE) start_writer();
+    if (atomic_load(&md_state) == MD_ACTIVE) start_writer(1);
     md_guard = guard_before_fork;
 }
 
@@ -299,7 +305,7 @@ __attribute__((constructor)) static void at_load(void) {
     pthread_atfork(before_fork, after_fork_parent, after_fork_child);
     atomic_store(&md_state, MD_ACTIVE);
     md_countdown = 0; /* this thread's earlier allocations set it to recheck much later */
-    start_writer();
+    start_writer(0);
     md_guard = 0;
 }
 

@@ -8,18 +8,18 @@ import Testing
         let (outcome, session) = try record([leaky, "0"], flags: ["--interval", "300ms", "--duration", "4s"])
         #expect(outcome.status == 0)
         #expect(outcome.stderrText.contains("memdrift: session \(session): 1 process"))
-        #expect(outcome.stderrText.contains("top growing call sites"))
+        #expect(outcome.stderrText.contains("leak suspects first"))
 
         let series = try #require(try Session.open(session).series.first)
         let snapshots = try series.loadSnapshots()
         #expect(snapshots.count >= 8)
-        let first = try #require(snapshots.first), last = try #require(snapshots.last)
-        let top = try #require(StackGrowth.ranking(from: first, to: last).first)
+        let last = try #require(snapshots.last)
+        let top = try topGrower(in: session)
         let leak = try symbolRange("remember_error", in: leaky)
-        let leaf = try #require(top.stack.frames.first)
-        #expect(last.module(of: leaf)?.name == "leaky-server")
+        let leaf = try #require(top.site.nativeLeaf)
+        #expect(leaf.module.name == "leaky-server")
         #expect(leak.contains(leaf.offset))
-        #expect(top.deltaBytes > 0 && top.deltaBytes % 248 == 0)  // whole error contexts
+        #expect(top.growth > 0 && top.growth % 248 == 0)  // whole error contexts
         // Request and response buffers are freed: their stacks hold nothing at the end.
         for name in ["parse_request", "build_response"] {
             let stacks = last.stacks(withLeafIn: try symbolRange(name, in: leaky), module: "leaky-server")
@@ -85,7 +85,75 @@ import Testing
         let outcome = try launch(Built.memdrift, ["snapshot", session, "--wait", "5s"])
         #expect(outcome.status == 0, "\(outcome.stderrText)")
         let path = outcome.stdoutText.trimmingCharacters(in: .whitespacesAndNewlines)
-        #expect(path.hasSuffix("snap-000001.mds"))
+        #expect(path.hasSuffix("snap-000002.mds"))  // the first is taken when tracking starts
         #expect(try SnapshotReader.read(path: path).header.reason == .request)
+    }
+
+    /// A run shorter than its interval still records every process: a first and a final snapshot.
+    @Test func shortRunsRecordAFirstAndAFinalSnapshot() throws {
+        let (outcome, session) = try record([Built.path("leaky-server"), "0"], flags: ["--duration", "3s"])
+        #expect(outcome.status == 0)
+        let series = try #require(try Session.open(session).series.first)
+        let reasons = try series.loadSnapshots().map(\.header.reason)
+        #expect(reasons.first == .start)
+        #expect(reasons.count >= 2 && reasons.last == .request, "\(reasons)")
+        let summary = try launch(Built.memdrift, ["report", session])
+        #expect(summary.status == 0 && summary.stdoutText.contains("2 snapshots"))
+    }
+
+    /// Snapshots a killed process was writing are removed when the session ends.
+    @Test func temporaryFilesGoWhenTheSessionEnds() throws {
+        let session = try scratchDirectory() + "/session"
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Built.memdrift)
+        process.arguments = ["run", "-q", "--duration", "3s", "-o", session, "--", Built.path("steady"), "0"]
+        try process.run()
+        var planted: String?
+        for _ in 0..<100 where planted == nil {
+            usleep(50_000)
+            if let series = try? Session.open(session).series.first {
+                planted = "\(session)/\(series.name)/.snap-999999.tmp"
+                try Data("cut".utf8).write(to: URL(fileURLWithPath: planted!))
+            }
+        }
+        process.waitUntilExit()
+        let path = try #require(planted)
+        #expect(!FileManager.default.fileExists(atPath: path))
+    }
+
+    /// Parallel CI jobs start runs in the same second: each gets its own session.
+    @Test func defaultSessionNamesNeverCollide() throws {
+        let dir = try scratchDirectory()
+        let runs = (0..<3).map { _ in
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: Built.memdrift)
+            p.arguments = ["run", "-q", "--", "/bin/true"]
+            p.currentDirectoryURL = URL(fileURLWithPath: dir)
+            return p
+        }
+        for p in runs { try p.run() }
+        for p in runs { p.waitUntilExit() }
+        #expect(runs.allSatisfy { $0.terminationStatus == 0 })
+        let sessions = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasPrefix("memdrift-true-") }
+        #expect(sessions.count == 3, "\(sessions)")
+    }
+
+    @Test func mistypedOptionsAreUsageErrorsNotCommands() throws {
+        let outcome = try launch(Built.memdrift, ["run", "--durations", "10s", "--", "/bin/ls"])
+        #expect(outcome.status == 2)
+        #expect(outcome.stderrText == "memdrift: unknown option '--durations' (see 'memdrift help run')\n")
+        #expect(outcome.stdout.isEmpty)
+    }
+
+    /// Gate options on `run` gate the run: a JUnit file a CI job waits for is written.
+    @Test func gateOptionsOnRunImplyTheGate() throws {
+        let junit = try scratchDirectory() + "/gate.xml"
+        let (outcome, _) = try record(
+            [Built.path("steady"), "3"], flags: ["--interval", "500ms", "--junit", junit, "--max-rss", "1GiB"])
+        #expect(outcome.status == 0, "\(outcome.stderrText)")
+        #expect(outcome.stderrText.contains("gate options given"))
+        #expect(FileManager.default.fileExists(atPath: junit))
+        #expect(outcome.stderrText.contains("memdrift gate: PASS"))
+        #expect(outcome.stdoutText == "steady: done\n" || !outcome.stdoutText.contains("memdrift"))
     }
 }

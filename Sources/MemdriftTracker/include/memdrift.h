@@ -30,7 +30,8 @@ extern "C" {
 #define MEMDRIFT_REASON_REQUEST 2u /* the session's trigger file was touched */
 #define MEMDRIFT_REASON_EXIT 3u
 #define MEMDRIFT_REASON_EXEC 4u
-#define MEMDRIFT_REASON_API 5u /* memdrift_snapshot_now() */
+#define MEMDRIFT_REASON_API 5u   /* memdrift_snapshot_now() */
+#define MEMDRIFT_REASON_START 6u /* the first snapshot of a process image, taken when tracking starts */
 
 /* Section kinds. */
 #define MEMDRIFT_SECTION_PROCESS 1u
