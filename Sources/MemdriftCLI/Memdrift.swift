@@ -10,10 +10,9 @@ struct Memdrift: ParsableCommand {
         commandName: "memdrift",
         abstract: "Find memory that grows in long-running Linux processes, and the call site that grows it.",
         discussion: """
-            Record a process with `memdrift run`; every command reads the session directory it writes.
-            Durations read like 90s, 30m or 2h; sizes like 512KiB, 10MB or 1GiB.
-            Exit codes: the target's for run (the gate's with --gate), 0/1 for gate's pass/fail,
-            2 for bad input or usage.
+            Record a process with `memdrift run`; every command reads the session directory it writes. Durations read like 90s, 30m or 2h; sizes like 512KiB, 10MB or 1GiB.
+
+            Exit codes: the target's for run (the gate's with --gate), 0/1 for gate's pass/fail, 2 for bad input or usage.
             """,
         version: "0.1.0",
         subcommands: [Run.self, Report.self, Diff.self, GateCommand.self, Folded.self, Pprof.self, SnapshotRequest.self])

@@ -23,7 +23,7 @@ extension Memdrift {
             transform: Units.seconds)
         var duration: Double?
 
-        @Option(name: .long, help: "Time between snapshots (at least 100ms).", transform: Units.seconds)
+        @Option(name: .long, help: "Time between snapshots (at least 100ms). Default: 10s.", transform: Units.seconds)
         var interval: Double = 10
 
         @Option(
@@ -44,7 +44,9 @@ extension Memdrift {
             transform: Units.bytes)
         var sampleRate: UInt64 = 0
 
-        @Option(name: .long, help: "Time between SIGTERM and SIGKILL when --duration stops the tree.", transform: Units.seconds)
+        @Option(
+            name: .long, help: "Time between SIGTERM and SIGKILL when --duration stops the tree. Default: 5s.",
+            transform: Units.seconds)
         var grace: Double = 5
 
         @Flag(name: [.short, .long], help: "Print nothing: no status line, no summary (the session is still written).")

@@ -10,9 +10,7 @@ extension Memdrift {
             commandName: "snapshot",
             abstract: "Ask every process of a running session to write a snapshot now.",
             discussion: """
-                Touches SESSION/trigger; each traced process notices within about 100ms and writes a
-                snapshot (reason "request"). A program can also call memdrift_snapshot_now() from
-                libmemdrift-preload.so itself.
+                Touches SESSION/trigger; each traced process notices within about 100ms and writes a snapshot (reason "request"). A program can also call memdrift_snapshot_now() from libmemdrift-preload.so itself.
                 """)
 
         @Argument(help: "The session directory of a running `memdrift run`.")

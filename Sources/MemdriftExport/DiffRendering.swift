@@ -42,7 +42,8 @@ public struct DiffText {
         }
         let hidden = eligible.count - rows.count
         if hidden > 0 {
-            out += "  (\(plural(hidden, "more row")) of at least \(Units.formatBytes(minimumBytes)); raise --top to show them)\n"
+            let floor = minimumBytes > 1 ? " of at least \(Units.formatBytes(minimumBytes))" : ""
+            out += "  (\(plural(hidden, "more row"))\(floor); raise --top to show \(hidden == 1 ? "it" : "them"))\n"
         }
         return out
     }
