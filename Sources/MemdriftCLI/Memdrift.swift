@@ -2,6 +2,7 @@ import ArgumentParser
 import Glibc
 import MemdriftCore
 import MemdriftRecording
+import MemdriftSymbolization
 
 /// The memdrift command line: each subcommand lives in its own file as an extension.
 @main
@@ -22,7 +23,9 @@ struct Memdrift: ParsableCommand {
         do {
             var command = try parseAsRoot()
             try command.run()
+            hintAtMissingSymbols()
         } catch let code as ExitCode {
+            hintAtMissingSymbols()
             Glibc.exit(code.rawValue)  // the target's own code, whatever it is
         } catch let error as UserFacingError {
             fail(error.message, code: error.exitCode)
@@ -34,6 +37,11 @@ struct Memdrift: ParsableCommand {
             let message = Memdrift.message(for: error).split(separator: "\n").first.map(String.init) ?? "invalid usage"
             fail("\(message) (see 'memdrift help')", code: 2)
         }
+    }
+
+    /// Says once, in one line, how to get the symbols of stripped modules whose frames went unnamed.
+    static func hintAtMissingSymbols() {
+        if let line = DebugSymbolsHint.line(for: sharedSymbolizer.modulesWithoutSymbols) { StandardError.write(line) }
     }
 
     static func fail(_ message: String, code: Int32) -> Never {

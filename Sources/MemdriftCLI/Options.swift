@@ -5,6 +5,9 @@ import MemdriftCore
 import MemdriftExport
 import MemdriftSymbolization
 
+/// One symbolizer for the whole command, so each module is read once and `main` can tell what was missing.
+let sharedSymbolizer = Symbolizer()
+
 /// Options shared by every command that reads a session.
 struct AnalysisOptionGroup: ParsableArguments {
     @Option(
@@ -45,7 +48,7 @@ struct AnalysisOptionGroup: ParsableArguments {
         return options
     }
 
-    func stackSymbolizer() -> StackSymbolizer { StackSymbolizer(fullStacks: fullStacks) }
+    func stackSymbolizer() -> StackSymbolizer { StackSymbolizer(symbolizer: sharedSymbolizer, fullStacks: fullStacks) }
 
     /// Reads a session directory or a snapshot file; skipped files are reported on stderr unless
     /// the caller shows them itself.

@@ -22,6 +22,9 @@ final class ModuleImage {
     /// The module's GNU build-id, if it has one.
     var buildID: [UInt8]? { file.buildID }
 
+    /// Stripped, with no debug file found: only exported functions (.dynsym) can be named.
+    var lacksSymbols: Bool { symbols?.kind != .symtab && dwarfIndex == nil }
+
     /// Frames for the ELF virtual address `pc`, innermost first; `address` of each frame is `pc`.
     func symbolize(_ pc: UInt64) -> [SymbolizedFrame] {
         let symbol = symbols?.lookup(pc)

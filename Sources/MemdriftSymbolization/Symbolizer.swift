@@ -19,6 +19,8 @@ public final class Symbolizer: Sendable {
     private struct State {
         var modules: [String: ModuleEntry] = [:]
         var results: [LookupKey: [SymbolizedFrame]] = [:]
+        /// Stripped modules, without a debug file, that left frames unnamed.
+        var unnamedIn: Set<String> = []
     }
 
     static let buildIDMismatchNote = "build-id mismatch (module replaced since the run)"
@@ -64,6 +66,7 @@ public final class Symbolizer: Sendable {
                 for index in frames.indices {
                     frames[index].address = address
                 }
+                if image.lacksSymbols && frames.contains(where: { $0.function == nil }) { state.unnamedIn.insert(modulePath) }
                 state.results[key] = frames
                 return frames
             }
@@ -81,6 +84,9 @@ public final class Symbolizer: Sendable {
             }
         }
     }
+
+    /// Stripped modules without a debug file whose frames could not all be named, sorted.
+    public var modulesWithoutSymbols: [String] { state.withLock { $0.unnamedIn.sorted() } }
 
     /// The GNU build-id of a module file, or nil when it has none or cannot be read.
     public static func buildID(ofModuleAt path: String) -> [UInt8]? {

@@ -363,3 +363,23 @@ struct SymbolizerTests {
         #expect(try JSONDecoder().decode([SymbolizedFrame].self, from: encoded) == first)
     }
 }
+
+@Suite struct DebugSymbolsHintTests {
+    @Test func namesTheDbgsymPackageOfPackagedFilesAndHowToBuildOthers() throws {
+        let packaged = try #require(
+            DebugSymbolsHint.line(
+                for: ["/usr/bin/python3.11", "/usr/lib/libpython3.11.so"], packageOf: { _ in "python3.11-minimal" }))
+        #expect(
+            packaged
+                == "memdrift: python3.11, libpython3.11.so have no symbols beyond exported functions (stripped, no debug file under /usr/lib/debug); for names and lines: apt-get install python3.11-minimal-dbgsym (add the debian-debug archive first)\n"
+        )
+        let own = try #require(DebugSymbolsHint.line(for: ["/opt/app"], packageOf: { _ in nil }))
+        #expect(own.contains("app has no symbols") && own.contains("rebuild with -g"))
+        #expect(DebugSymbolsHint.line(for: []) == nil)
+    }
+
+    @Test func findsTheOwnerOfAnInstalledFile() {
+        #expect(DebianPackages.owner(of: "/bin/ls") == "coreutils")
+        #expect(DebianPackages.owner(of: "/nonexistent/file") == nil)
+    }
+}
