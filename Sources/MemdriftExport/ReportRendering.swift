@@ -90,21 +90,26 @@ public enum ReportLayout {
 
     /// `metricLine` without the metric's name.
     public static func metricFigures(_ m: MetricAnalysis) -> String {
-        var line = "\(Units.formatBytes(m.start)) -> \(Units.formatBytes(m.end))"
-        line += trendWords(m.judgedTrend, own: m.ownTrend != nil ? (m.metric == .rss ? "own" : "unaccepted") : nil)
+        var line = "\(Units.formatBytes(m.start)) -> \(Units.formatBytes(m.end))" + trendWords(m.trend)
+        // What verdicts and gates judge, when it differs: shared memory or accepted call sites taken out.
+        if let own = m.ownTrend,
+            own.classification != m.trend.classification || own.isInsufficientData != m.trend.isInsufficientData
+        {
+            line += "; \(m.metric == .rss ? "own (without shared memory)" : "without accepted call sites")"
+            line += trendWords(own)
+        }
         if m.metric == .rss { line += ", peak \(Units.formatBytes(m.peak))" }
         if let teardown = m.atTeardown { line += "; \(Units.formatBytes(teardown)) at exit" }
         return line
     }
 
     /// `, +1.2 MiB/h, leak` or `, sawtooth, floor +20 MiB/h`; the insufficient case says so.
-    public static func trendWords(_ t: GrowthTrend, own: String? = nil) -> String {
+    public static func trendWords(_ t: GrowthTrend) -> String {
         guard !t.isInsufficientData else { return " (too few snapshots after warm-up to judge)" }
-        let qualifier = own.map { " (\($0))" } ?? ""
         if t.cycles != nil {
-            return ", \(t.classification.rawValue)\(qualifier), floor \(Units.formatDelta(Int64(t.sustainedSlopePerHour)))/h"
+            return ", \(t.classification.rawValue), floor \(Units.formatDelta(Int64(t.sustainedSlopePerHour)))/h"
         }
-        return ", \(Units.formatDelta(Int64(t.slopePerHour)))/h, \(t.classification.rawValue)\(qualifier)"
+        return ", \(Units.formatDelta(Int64(t.slopePerHour)))/h, \(t.classification.rawValue)"
     }
 
     /// `rss grew +57 MiB after warm-up: heap explains 2%, mapped 95%`, or nil when RSS did not grow.
