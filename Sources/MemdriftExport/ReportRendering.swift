@@ -122,9 +122,12 @@ public enum ReportLayout {
         guard let fraction = e.fraction else {
             return parts.isEmpty ? nil : "rss growth after warm-up: " + parts.joined(separator: ", ")
         }
-        let explained = e.parts.map { "\($0.metric.title) \(percent($0.growth / e.ownRSSGrowth))" }
-        let summary = explained.isEmpty ? "no attributed metric" : explained.joined(separator: ", ")
-        parts.insert("explained \(percent(fraction)) (\(summary))", at: 0)
+        if e.parts.isEmpty {
+            parts.insert("no source attributes it to call sites (only /proc was recorded)", at: 0)
+        } else {
+            let explained = e.parts.map { "\($0.metric.title) \(percent($0.growth / e.ownRSSGrowth))" }
+            parts.insert("explained \(percent(fraction)) (\(explained.joined(separator: ", ")))", at: 0)
+        }
         return "rss grew \(Units.formatDelta(Int64(e.ownRSSGrowth))) after warm-up: " + parts.joined(separator: "; ")
     }
 

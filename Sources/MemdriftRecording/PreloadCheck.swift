@@ -14,9 +14,9 @@ public enum PreloadObstacle: Equatable, Sendable {
     public var message: String {
         switch self {
         case .staticallyLinked(let path):
-            "\(path) is statically linked; LD_PRELOAD cannot load the tracker into it, so nothing will be recorded"
+            "\(path) is statically linked; LD_PRELOAD cannot load the tracker into it, so only its memory figures (RSS) are recorded, from /proc"
         case .setID(let path, let bit):
-            "\(path) is \(bit); the loader ignores LD_PRELOAD for it and the tracker stays off under secure execution, so nothing will be recorded"
+            "\(path) is \(bit); the loader ignores LD_PRELOAD for it and the tracker stays off under secure execution, so only its memory figures (RSS) are recorded, from /proc"
         }
     }
 }

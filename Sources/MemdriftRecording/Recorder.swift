@@ -110,6 +110,7 @@ public final class Recorder {
     private func supervise(pid: pid_t, session: String, tracker: String) -> Int32 {
         let start = Date()
         var watcher = SessionWatcher(path: session)
+        let observer = ProcSampler(session: session, interval: options.interval, tracker: tracker)
         var lastProgress = Date.distantPast
         var lastReported = 0
         var interrupts = 0
@@ -136,11 +137,13 @@ public final class Recorder {
                 clearStatus()
                 if !options.quiet { note("duration reached after \(Units.formatDuration(elapsed)): stopping the process tree") }
                 requestFinalSnapshots(watcher: &watcher, session: session, tracker: tracker)
+                observer.sample(ProcessTree.descendants(of: getpid()), reason: .request)
                 let code = stop(pid)
                 // Dying from our own stop signal is the planned end of the run, not a failure.
                 return code == 128 + SIGTERM || code == 128 + SIGKILL ? 0 : code
             }
 
+            for warning in observer.poll({ ProcessTree.descendants(of: getpid()) }) where !options.quiet { note(warning) }
             if !options.quiet && Date().timeIntervalSince(lastProgress) >= 1 {
                 lastProgress = Date()
                 watcher.refresh()

@@ -232,22 +232,26 @@ import Testing
     @Test func aStaticProgramIsRunButSaidToBeUntraceable() throws {
         let dir = try scratchDirectory()
         try Data(
-            "#include <stdio.h>\n#include <stdlib.h>\nint main(void) { puts(malloc(8) ? \"static\" : \"none\"); return 5; }\n"
+            "#include <stdio.h>\n#include <stdlib.h>\n#include <unistd.h>\nint main(void) { puts(malloc(8) ? \"static\" : \"none\"); fflush(stdout); usleep(1500000); return 5; }\n"
                 .utf8
         )
         .write(to: URL(fileURLWithPath: dir + "/main.c"))
         let built = try launch("/usr/bin/cc", ["-static", "-o", dir + "/static-program", dir + "/main.c"])
         try #require(built.status == 0, "cc -static failed: \(built.stderrText)")
-        let (outcome, session) = try record([dir + "/static-program"], flags: [])
+        let (outcome, session) = try record([dir + "/static-program"], flags: ["--interval", "500ms"])
         #expect(outcome.status == 5)
         #expect(outcome.stdoutText == "static\n")
         let lines = outcome.stderrText.split(separator: "\n").map(String.init)
         #expect(
             lines.first
-                == "memdrift: \(dir)/static-program is statically linked; LD_PRELOAD cannot load the tracker into it, so nothing will be recorded"
+                == "memdrift: \(dir)/static-program is statically linked; LD_PRELOAD cannot load the tracker into it, so only its memory figures (RSS) are recorded, from /proc"
         )
-        #expect(lines.contains { $0.contains("no snapshots were written") })
-        #expect(try Session.open(session).series.isEmpty)
+        // Its RSS is sampled from /proc instead: a series of observed snapshots, figures only.
+        let series = try #require(try Session.open(session).series.first)
+        let snapshots = try series.loadSnapshots()
+        #expect(snapshots.count >= 2)
+        #expect(snapshots.allSatisfy { $0.header.isObserved && $0.stacks.isEmpty && $0.figures.rss > 0 })
+        #expect(snapshots.first?.executable == dir + "/static-program")
     }
 
     @Test func aSetuidProgramIsRunButSaidToBeUntraceable() throws {
@@ -264,9 +268,12 @@ import Testing
         #expect(outcome.stdoutText == "fault-die: exit 3\n")
         #expect(
             outcome.stderrText.split(separator: "\n").map(String.init) == [
-                "memdrift: \(copy) is setuid; the loader ignores LD_PRELOAD for it and the tracker stays off under secure execution, so nothing will be recorded"
+                "memdrift: \(copy) is setuid; the loader ignores LD_PRELOAD for it and the tracker stays off under secure execution, so only its memory figures (RSS) are recorded, from /proc"
             ])
-        #expect(try Session.open(session).series.isEmpty)
+        // Gone before the first /proc sample, or sampled from outside: never by the tracker.
+        for series in try Session.open(session).series {
+            #expect(try series.loadSnapshots().allSatisfy(\.header.isObserved))
+        }
     }
 
     /// Runs fault-die under the tracker without `memdrift run`, writing into `output`.

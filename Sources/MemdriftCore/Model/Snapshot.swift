@@ -97,6 +97,8 @@ public struct SnapshotHeader: Sendable, Hashable {
     public var isFinal: Bool { flags & 0x1 != 0 }
     /// True when per-stack figures are scaled estimates from sampling.
     public var isSampled: Bool { flags & 0x2 != 0 || sampleRate != 0 }
+    /// True when memdrift wrote it from /proc, from outside the process: figures only, no heap, no stacks.
+    public var isObserved: Bool { flags & 0x4 != 0 }
 
     /// Creates a header; the defaults describe an exact-mode interval snapshot.
     public init(

@@ -127,9 +127,44 @@ public struct SnapshotSeries: Sendable, Hashable {
         return (pid, image)
     }
 
+    /// `snap-000042.mds`: the file name of snapshot `sequence`.
+    public static func fileName(sequence: UInt64) -> String {
+        let digits = String(sequence)
+        return "snap-" + String(repeating: "0", count: max(0, 6 - digits.count)) + digits + "." + SnapshotFormat.fileExtension
+    }
+
     /// Parses `snap-<sequence>.mds`.
     static func parseSnapshotName(_ name: String) -> UInt64? {
         guard name.hasPrefix("snap-"), name.hasSuffix("." + SnapshotFormat.fileExtension) else { return nil }
         return UInt64(name.dropFirst(5).dropLast(SnapshotFormat.fileExtension.count + 1))
+    }
+}
+
+/// Writing files into a session the way the tracker does: private, never through a link, whole or absent.
+public enum SessionFiles {
+    /// Writes `bytes` as `directory/name` through a temporary dot-name (exclusive create, mode 0600,
+    /// no symlink followed) renamed into place. Returns the system's reason when it fails.
+    public static func writeAtomically(_ bytes: [UInt8], directory: String, name: String) -> String? {
+        let temporary = Path.join(directory, "." + name + ".tmp")
+        let fd = Glibc.open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { return systemError() }
+        var done = 0
+        while done < bytes.count {
+            let n = bytes.withUnsafeBytes { p in Glibc.write(fd, p.baseAddress.map { $0 + done }, bytes.count - done) }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 {
+                let reason = systemError()
+                close(fd)
+                unlink(temporary)
+                return reason
+            }
+            done += n
+        }
+        guard close(fd) == 0, rename(temporary, Path.join(directory, name)) == 0 else {
+            let reason = systemError()
+            unlink(temporary)
+            return reason
+        }
+        return nil
     }
 }

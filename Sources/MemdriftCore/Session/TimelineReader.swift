@@ -88,14 +88,17 @@ struct TrackerTimelineBuilder {
                 pid: header.pid, image: imageNumber, parentPID: header.parentPID, name: name,
                 executable: snapshot.executable, commandLine: snapshot.commandLine,
                 startWallClockNanos: header.startWallClockNanos)
-            t.sources = [TimelineSource(kind: "tracker", title: "tracker heap")]
+            t.sources = [
+                header.isObserved
+                    ? TimelineSource(kind: "proc", title: "/proc") : TimelineSource(kind: "tracker", title: "tracker heap")
+            ]
             startMonotonic = header.startMonotonicNanos
             timeline = t
         }
         guard var t = timeline else { return }
         timeline = nil  // keeps the arrays uniquely referenced while they grow
         let f = snapshot.figures
-        var metrics: [MetricName: Double] = [.heapMalloc: Double(f.heapLiveBytes)]
+        var metrics: [MetricName: Double] = header.isObserved ? [:] : [.heapMalloc: Double(f.heapLiveBytes)]
         if f.values[ProcessFigures.ID.vmRSS.rawValue] != nil {
             metrics[.rss] = Double(f.rss)
             metrics[.rssAnon] = Double(f[.rssAnon])
@@ -110,6 +113,10 @@ struct TrackerTimelineBuilder {
                 origin: SampleOrigin(path: path, sequence: header.sequence)))
         if !snapshot.commandLine.isEmpty { t.commandLine = snapshot.commandLine }
 
+        guard !header.isObserved else {
+            timeline = t
+            return
+        }
         refreshIdentities(snapshot.modules)
         var heap = t.attributed[.heapMalloc] ?? AttributedMetric()
         heap.sampleRate = header.sampleRate

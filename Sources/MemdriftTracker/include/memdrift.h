@@ -23,7 +23,8 @@ extern "C" {
 
 /* Header flags. */
 #define MEMDRIFT_FLAG_FINAL 0x1u   /* the process was exiting or exec'ing */
-#define MEMDRIFT_FLAG_SAMPLED 0x2u /* figures per stack are scaled estimates */
+#define MEMDRIFT_FLAG_SAMPLED 0x2u  /* figures per stack are scaled estimates */
+#define MEMDRIFT_FLAG_OBSERVED 0x4u /* written by memdrift from /proc, not by the tracker: figures only */
 
 /* Why a snapshot was taken. */
 #define MEMDRIFT_REASON_INTERVAL 1u
