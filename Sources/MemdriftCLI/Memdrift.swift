@@ -16,7 +16,9 @@ struct Memdrift: ParsableCommand {
             Exit codes: the target's for run (the gate's with --gate), 0/1 for gate's pass/fail, 2 for bad input or usage.
             """,
         version: "0.1.0",
-        subcommands: [Run.self, Report.self, Diff.self, GateCommand.self, Folded.self, Pprof.self, SnapshotRequest.self])
+        subcommands: [
+            Run.self, Watch.self, Report.self, Diff.self, GateCommand.self, Folded.self, Pprof.self, SnapshotRequest.self,
+        ])
 
     /// Parses and runs; usage errors and bad input are one line on stderr and exit code 2.
     static func main() {

@@ -37,8 +37,7 @@ public struct RunResult: Sendable {
 /// Runs a command under the tracker, shows progress, stops it on time and summarizes the session.
 public final class Recorder {
     private let options: RunOptions
-    private let isTerminal = isatty(STDERR_FILENO) == 1
-    private var statusShown = false
+    private let progress = ProgressLine()
 
     /// Creates a recorder for `options`.
     public init(options: RunOptions) { self.options = options }
@@ -59,7 +58,7 @@ public final class Recorder {
             throw .outputUnusable(path: sessionPath, reason: error.description)
         }
         // Said even with --quiet: otherwise the empty session would look like a program that never allocated.
-        if let obstacle = PreloadCheck.obstacle(for: command) { note(obstacle.message) }
+        if let obstacle = PreloadCheck.obstacle(for: command) { progress.note(obstacle.message) }
         _ = mds_become_subreaper()
         mds_watch_signals()
 
@@ -75,7 +74,7 @@ public final class Recorder {
             throw error
         }
         let status = supervise(pid: pid, session: sessionPath, tracker: tracker)
-        clearStatus()
+        progress.clear()
         SessionDirectory.removeTemporaryFiles(sessionPath)
         return RunResult(sessionPath: sessionPath, exitCode: status, pid: pid)
     }
@@ -122,7 +121,7 @@ public final class Recorder {
             while signal != 0 {
                 if signal == SIGINT { interrupts += 1 }
                 if interrupts >= 3 {
-                    note("third interrupt: killing the process tree")
+                    progress.note("third interrupt: killing the process tree")
                     killTree(pid, SIGKILL)
                 } else if fromTerminal == 0 {
                     // The terminal already delivered it to the whole foreground group.
@@ -134,8 +133,10 @@ public final class Recorder {
 
             let elapsed = Date().timeIntervalSince(start)
             if let duration = options.duration, elapsed >= duration {
-                clearStatus()
-                if !options.quiet { note("duration reached after \(Units.formatDuration(elapsed)): stopping the process tree") }
+                progress.clear()
+                if !options.quiet {
+                    progress.note("duration reached after \(Units.formatDuration(elapsed)): stopping the process tree")
+                }
                 requestFinalSnapshots(watcher: &watcher, session: session, tracker: tracker)
                 observer.sample(ProcessTree.descendants(of: getpid()), reason: .request)
                 let code = stop(pid)
@@ -143,13 +144,15 @@ public final class Recorder {
                 return code == 128 + SIGTERM || code == 128 + SIGKILL ? 0 : code
             }
 
-            for warning in observer.poll({ ProcessTree.descendants(of: getpid()) }) where !options.quiet { note(warning) }
+            for warning in observer.poll({ ProcessTree.descendants(of: getpid()) }) where !options.quiet {
+                progress.note(warning)
+            }
             if !options.quiet && Date().timeIntervalSince(lastProgress) >= 1 {
                 lastProgress = Date()
                 watcher.refresh()
-                if isTerminal || watcher.snapshotCount != lastReported {
+                if progress.isTerminal || watcher.snapshotCount != lastReported {
                     lastReported = watcher.snapshotCount
-                    showStatus(status(watcher, elapsed: elapsed))
+                    progress.show(progress.status(watcher, elapsed: elapsed, duration: options.duration))
                 }
             }
             // Sleeps until the next status update is due, but wakes the moment the target exits.
@@ -205,7 +208,7 @@ public final class Recorder {
             if code == nil { _ = mds_wait_for_exit(pid, 50) } else { usleep(20_000) }
         }
         if code == nil || !ProcessTree.descendants(of: getpid()).isEmpty {
-            if !options.quiet { note("still running after \(Units.formatDuration(options.grace)): sending SIGKILL") }
+            if !options.quiet { progress.note("still running after \(Units.formatDuration(options.grace)): sending SIGKILL") }
             killTree(pid, SIGKILL)
         }
         while code == nil {
@@ -221,32 +224,5 @@ public final class Recorder {
     private func killTree(_ pid: pid_t, _ signal: Int32) {
         kill(pid, signal)
         for descendant in ProcessTree.descendants(of: getpid()) where descendant != pid { kill(descendant, signal) }
-    }
-
-    private func status(_ watcher: SessionWatcher, elapsed: Double) -> String {
-        let columns = Int(mds_terminal_columns(STDERR_FILENO))
-        return StatusLine.render(
-            elapsed: elapsed, duration: options.duration, processes: Array(watcher.processes.values),
-            isRunning: ProcessTree.isRunning, width: isTerminal ? (columns > 0 ? columns : 80) - 1 : nil)
-    }
-
-    private func showStatus(_ line: String) {
-        if isTerminal {
-            StandardError.write("\r" + line + "\u{1B}[K")
-            statusShown = true
-        } else {
-            StandardError.write(line + "\n")
-        }
-    }
-
-    private func clearStatus() {
-        guard statusShown else { return }
-        StandardError.write("\r\u{1B}[K")
-        statusShown = false
-    }
-
-    private func note(_ text: String) {
-        clearStatus()
-        StandardError.write("memdrift: \(text)\n")
     }
 }

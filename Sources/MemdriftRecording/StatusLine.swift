@@ -1,3 +1,5 @@
+import CMemdriftSupport
+import Glibc
 import MemdriftCore
 
 /// The live status line of `run`: the whole process tree in one line.
@@ -19,9 +21,12 @@ enum StatusLine {
         let rss = shown.reduce(Int64(0)) { $0 + Int64($1.latest.rss) }
         let rssGrowth = shown.reduce(Int64(0)) { $0 + $1.rssGrowth }
         parts.append("rss \(Units.formatBytes(rss)) (\(Units.formatDelta(rssGrowth)))")
-        let heap = shown.reduce(Int64(0)) { $0 + Int64($1.latest.heapLiveBytes) }
-        let heapGrowth = shown.reduce(Int64(0)) { $0 + $1.heapGrowth }
-        parts.append("heap \(Units.formatBytes(heap)) (\(Units.formatDelta(heapGrowth)))")
+        // Processes observed from /proc have no heap figure.
+        if shown.contains(where: { $0.latest.values[ProcessFigures.ID.heapLiveBytes.rawValue] != nil }) {
+            let heap = shown.reduce(Int64(0)) { $0 + Int64($1.latest.heapLiveBytes) }
+            let heapGrowth = shown.reduce(Int64(0)) { $0 + $1.heapGrowth }
+            parts.append("heap \(Units.formatBytes(heap)) (\(Units.formatDelta(heapGrowth)))")
+        }
         if newest.count > 1, let top = shown.max(by: { $0.rssGrowth < $1.rssGrowth }), top.rssGrowth > 0 {
             parts.append("grows most: pid \(top.pid) \(top.name) \(Units.formatDelta(top.rssGrowth))")
         }
@@ -38,5 +43,40 @@ enum StatusLine {
             line = next
         }
         return line.isEmpty ? String((parts.first ?? "").prefix(width)) : line
+    }
+}
+
+/// The status line on stderr: rewritten in place on a terminal, a line per update otherwise.
+final class ProgressLine {
+    let isTerminal = isatty(STDERR_FILENO) == 1
+    private var shown = false
+
+    /// The status line for the session `watcher` follows, fitted to the terminal.
+    func status(_ watcher: SessionWatcher, elapsed: Double, duration: Double?) -> String {
+        let columns = Int(mds_terminal_columns(STDERR_FILENO))
+        return StatusLine.render(
+            elapsed: elapsed, duration: duration, processes: Array(watcher.processes.values), isRunning: ProcessTree.isRunning,
+            width: isTerminal ? (columns > 0 ? columns : 80) - 1 : nil)
+    }
+
+    func show(_ line: String) {
+        if isTerminal {
+            StandardError.write("\r" + line + "\u{1B}[K")
+            shown = true
+        } else {
+            StandardError.write(line + "\n")
+        }
+    }
+
+    func clear() {
+        guard shown else { return }
+        StandardError.write("\r\u{1B}[K")
+        shown = false
+    }
+
+    /// A line of its own, `memdrift: text`, below the status line.
+    func note(_ text: String) {
+        clear()
+        StandardError.write("memdrift: \(text)\n")
     }
 }
