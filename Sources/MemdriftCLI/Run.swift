@@ -54,6 +54,15 @@ extension Memdrift {
 
         @Flag(
             name: .long,
+            help: ArgumentHelp(
+                "Leave the runtimes' options alone.",
+                discussion:
+                    "By default run asks the runtimes it recognises to name their JIT and interpreter code in a perf map it copies into the session: NODE_OPTIONS gets --perf-basic-prof-only-functions, ERL_FLAGS +JPperf true, and PYTHONPERFSUPPORT=1 is set (CPython 3.12+)."
+            ))
+        var noRuntimeSupport = false
+
+        @Flag(
+            name: .long,
             help: "Apply the gate's thresholds at the end and exit with its code (0 pass, 1 fail); implied by any gate option.")
         var gate = false
 
@@ -79,6 +88,7 @@ extension Memdrift {
             options.sampleRate = sampleRate
             options.grace = grace
             options.quiet = quiet
+            options.runtimeSupport = !noRuntimeSupport
             _ = try analysis.options()  // reject bad analysis flags before the run, not after it
             let result = try userFacing { try Recorder(options: options).run() }
             guard gating || !quiet else { throw ExitCode(result.exitCode) }

@@ -40,12 +40,12 @@ final class ProcSampler {
         self.tracker = tracker.map(Path.canonical)
     }
 
-    /// Samples the processes `pids` lists when the interval is due; returns warnings to show (each said once).
-    func poll(_ pids: () -> [pid_t]) -> [String] {
+    /// Whether the next interval sample is due; when it is, the one after is scheduled.
+    func isDue() -> Bool {
         let now = monotonicNanos()
-        guard now >= due else { return [] }
+        guard now >= due else { return false }
         due = now + UInt64(interval * 1e9)
-        return sample(pids(), reason: .interval)
+        return true
     }
 
     /// Samples `pids` now (at the end of a run, before the tree is stopped).

@@ -70,7 +70,9 @@ public final class ProcessWatcher {
                 }
                 return session
             }
-            for warning in observer.poll(tree) where !options.quiet { progress.note(warning) }
+            if observer.isDue() {
+                for warning in observer.sample(tree(), reason: .interval) where !options.quiet { progress.note(warning) }
+            }
             if !options.quiet && Date().timeIntervalSince(lastProgress) >= 1 {
                 lastProgress = Date()
                 watcher.refresh()

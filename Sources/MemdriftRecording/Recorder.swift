@@ -21,6 +21,8 @@ public struct RunOptions: Sendable {
     public var grace: Double = 5
     /// No progress line and no summary: only the session is written.
     public var quiet = false
+    /// Ask the runtimes memdrift recognises to name their JIT and interpreter code (perf maps).
+    public var runtimeSupport = true
 
     /// Options for running `command` with the defaults.
     public init(command: [String]) { self.command = command }
@@ -87,6 +89,7 @@ public final class Recorder {
         env["MEMDRIFT_INTERVAL_MS"] = String(Int((options.interval * 1000).rounded()))
         env["MEMDRIFT_DEPTH"] = String(options.depth)
         env["MEMDRIFT_SAMPLE_RATE"] = String(options.sampleRate)
+        if options.runtimeSupport { RuntimeSupport.enable(in: &env) }
         return env
     }
 
@@ -110,6 +113,8 @@ public final class Recorder {
         let start = Date()
         var watcher = SessionWatcher(path: session)
         let observer = ProcSampler(session: session, interval: options.interval, tracker: tracker)
+        let perfMaps = PerfMapCopier(session: session)
+        defer { for warning in perfMaps.finish() where !options.quiet { progress.note(warning) } }
         var lastProgress = Date.distantPast
         var lastReported = 0
         var interrupts = 0
@@ -144,8 +149,10 @@ public final class Recorder {
                 return code == 128 + SIGTERM || code == 128 + SIGKILL ? 0 : code
             }
 
-            for warning in observer.poll({ ProcessTree.descendants(of: getpid()) }) where !options.quiet {
-                progress.note(warning)
+            if observer.isDue() {
+                let tree = ProcessTree.descendants(of: getpid())
+                let warnings = observer.sample(tree, reason: .interval) + perfMaps.copy(tree)
+                for warning in warnings where !options.quiet { progress.note(warning) }
             }
             if !options.quiet && Date().timeIntervalSince(lastProgress) >= 1 {
                 lastProgress = Date()

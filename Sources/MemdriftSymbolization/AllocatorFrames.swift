@@ -66,6 +66,29 @@ public enum AllocatorFrames {
         return Array(frames[first...])
     }
 
+    /// Drops a runtime's own frames in front of the code that asked it for memory: when a call site
+    /// holds a source frame of user code (a Python line, a JavaScript function), the native frames of
+    /// the interpreter's own module (node, python3.11, beam.smp), code no module holds (JIT
+    /// builtins) and the runtime's internal source frames (`node:internal/...`) before it are folded
+    /// away. A frame of another module (a C extension, a native addon) stops the folding: it is
+    /// user code too, shown with the source line that called it.
+    public static func trimmingLeadingRuntimeFrames(_ frames: [SymbolizedFrame]) -> [SymbolizedFrame] {
+        guard let user = frames.firstIndex(where: { $0.runtime != nil && !isRuntimeSource($0) }) else { return frames }
+        let runtimeModule = frames[..<user].last { $0.runtime == nil && $0.note != "no module" }?.modulePath
+        var first = 0
+        while first < user {
+            let f = frames[first]
+            guard f.runtime != nil || f.note == "no module" || f.modulePath == runtimeModule else { break }
+            first += 1
+        }
+        return Array(frames[first...])
+    }
+
+    /// A runtime's own source: node's built-in modules.
+    static func isRuntimeSource(_ frame: SymbolizedFrame) -> Bool {
+        frame.runtime == "js" && (frame.file?.hasPrefix("node:") ?? false)
+    }
+
     /// glibc's C library and dynamic loader, whose `_`-prefixed frames are internal plumbing.
     static func isLibcModule(_ module: String) -> Bool {
         module.hasPrefix("libc.so") || module.hasPrefix("libc-") || module.hasPrefix("ld-linux")

@@ -16,7 +16,10 @@ public final class StackSymbolizer: Sendable {
     public func symbolize(_ frame: CallFrame) -> [SymbolizedFrame] {
         switch frame {
         case .source(let f):
-            return [SymbolizedFrame(function: f.function, file: f.file, line: f.line, modulePath: f.runtime, address: 0)]
+            return [
+                SymbolizedFrame(
+                    function: f.function, file: f.file, line: f.line, modulePath: f.runtime, address: 0, runtime: f.runtime)
+            ]
         case .native(let f):
             guard f.module != .unknown else {
                 return [SymbolizedFrame(modulePath: "[unknown]", address: f.offset, note: "no module")]
@@ -33,7 +36,8 @@ public final class StackSymbolizer: Sendable {
     /// stacks) leading allocator and runtime frames folded away.
     public func frames(of site: CallSite) -> [SymbolizedFrame] {
         let all = site.frames.flatMap(symbolize)
-        return fullStacks ? all : AllocatorFrames.trimmingLeadingAllocatorFrames(all)
+        return fullStacks
+            ? all : AllocatorFrames.trimmingLeadingRuntimeFrames(AllocatorFrames.trimmingLeadingAllocatorFrames(all))
     }
 }
 

@@ -20,6 +20,8 @@ public struct SymbolizedFrame: Sendable, Hashable, Codable {
     public var isInlined: Bool
     /// Why information is missing, e.g. "module missing", "build-id mismatch", "no symbol".
     public var note: String?
+    /// The runtime that named a source frame (`python`, `js`, `go`, `erlang`, `jit`); nil for native code.
+    public var runtime: String?
 
     /// Creates a frame; everything but the module and address is optional.
     public init(
@@ -31,7 +33,8 @@ public struct SymbolizedFrame: Sendable, Hashable, Codable {
         modulePath: String,
         address: UInt64,
         isInlined: Bool = false,
-        note: String? = nil
+        note: String? = nil,
+        runtime: String? = nil
     ) {
         self.function = function
         self.rawSymbol = rawSymbol
@@ -43,6 +46,7 @@ public struct SymbolizedFrame: Sendable, Hashable, Codable {
         self.address = address
         self.isInlined = isInlined
         self.note = note
+        self.runtime = runtime
     }
 }
 

@@ -127,3 +127,39 @@ struct AllocatorFramesTests {
         #expect(AllocatorFrames.trimmingLeadingAllocatorFrames(unknownFirst) == unknownFirst)
     }
 }
+
+@Suite struct RuntimeFramesTests {
+    private func native(_ function: String, _ module: String = "/usr/bin/node") -> SymbolizedFrame {
+        SymbolizedFrame(function: function, modulePath: module, address: 1)
+    }
+    private func source(_ function: String, _ file: String, runtime: String = "js") -> SymbolizedFrame {
+        SymbolizedFrame(function: function, file: file, line: 3, modulePath: runtime, address: 0, runtime: runtime)
+    }
+    private let jit = SymbolizedFrame(modulePath: "[unknown]", address: 0x7F00, note: "no module")
+
+    /// The interpreter's own frames in front of the user's JavaScript are folded away.
+    @Test func theFirstFrameIsTheUsersCode() {
+        let frames = [
+            native("node::NodeArrayBufferAllocator::Allocate(unsigned long)"), native("Builtins_CEntry"), jit,
+            source("fill", "node:internal/buffer"), source("keepBuffer", "/srv/app.js"), source("main", "/srv/app.js"),
+        ]
+        #expect(AllocatorFrames.trimmingLeadingRuntimeFrames(frames).map(\.function) == ["keepBuffer", "main"])
+    }
+
+    /// A C extension is user code too: it stays, in front of the Python line that called it.
+    @Test func anExtensionStopsTheFolding() {
+        let frames = [
+            native("compress_block", "/usr/lib/python3/ext.so"), native("_PyEval_EvalFrameDefault", "/usr/bin/python3.11"),
+            source("handle", "/srv/app.py", runtime: "python"),
+        ]
+        #expect(
+            AllocatorFrames.trimmingLeadingRuntimeFrames(frames).map(\.function) == [
+                "compress_block", "_PyEval_EvalFrameDefault", "handle",
+            ])
+    }
+
+    @Test func nativeOnlyStacksAreLeftAlone() {
+        let frames = [native("a", "/bin/app"), native("b", "/bin/app")]
+        #expect(AllocatorFrames.trimmingLeadingRuntimeFrames(frames).map(\.function) == ["a", "b"])
+    }
+}

@@ -148,17 +148,10 @@ public enum SessionFiles {
         let temporary = Path.join(directory, "." + name + ".tmp")
         let fd = Glibc.open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
         guard fd >= 0 else { return systemError() }
-        var done = 0
-        while done < bytes.count {
-            let n = bytes.withUnsafeBytes { p in Glibc.write(fd, p.baseAddress.map { $0 + done }, bytes.count - done) }
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 {
-                let reason = systemError()
-                close(fd)
-                unlink(temporary)
-                return reason
-            }
-            done += n
+        if let error = writeAll(bytes, to: fd) {
+            close(fd)
+            unlink(temporary)
+            return systemError(error)
         }
         guard close(fd) == 0, rename(temporary, Path.join(directory, name)) == 0 else {
             let reason = systemError()

@@ -37,8 +37,11 @@ public enum TimelineReader {
         let session = try Session.open(path)
         var warnings: [String] = []
         var processes: [ProcessTimeline] = []
+        var perfMaps: [Int32: PerfMap] = [:]
         for series in session.series {
-            var builder = TrackerTimelineBuilder(name: series.name, options: options)
+            let perfMap = perfMaps[series.pid] ?? PerfMap(text: readWholeTextFile(PerfMap.path(in: path, pid: series.pid)) ?? "")
+            perfMaps[series.pid] = perfMap
+            var builder = TrackerTimelineBuilder(name: series.name, options: options, perfMap: perfMap.isEmpty ? nil : perfMap)
             for file in series.snapshotPaths {
                 do throws(FormatError) {
                     builder.add(try SnapshotReader.read(path: file), path: file)
@@ -69,15 +72,18 @@ public enum TimelineReader {
 struct TrackerTimelineBuilder {
     let name: String
     let options: TimelineReadOptions
+    /// Names code no module holds (JIT and interpreter code), from the runtime's perf map.
+    let perfMap: PerfMap?
     private(set) var timeline: ProcessTimeline?
     private var startMonotonic: UInt64 = 0
     /// Per stack id: the site's index in the heap metric, -1 until seen. Ids are stable within an image.
     private var siteOfStack: [Int] = []
     private var identities: [ModuleIdentity] = []
 
-    init(name: String, options: TimelineReadOptions) {
+    init(name: String, options: TimelineReadOptions, perfMap: PerfMap? = nil) {
         self.name = name
         self.options = options
+        self.perfMap = perfMap
     }
 
     /// Appends the snapshot as the next sample; snapshots must come in sequence order.
@@ -153,10 +159,12 @@ struct TrackerTimelineBuilder {
     private func callSite(_ stack: CallStack) -> CallSite {
         CallSite(
             frames: stack.frames.map { frame in
-                let module =
-                    frame.module == Frame.noModule || Int(frame.module) >= identities.count
-                    ? ModuleIdentity.unknown : identities[Int(frame.module)]
-                return .native(NativeFrame(module: module, offset: frame.offset))
+                guard frame.module != Frame.noModule, Int(frame.module) < identities.count else {
+                    // Outside every module: JIT or interpreter code, named by the perf map when it can be.
+                    if let named = perfMap?.frame(at: frame.offset) { return .source(named) }
+                    return .native(NativeFrame(module: .unknown, offset: frame.offset))
+                }
+                return .native(NativeFrame(module: identities[Int(frame.module)], offset: frame.offset))
             })
     }
 }

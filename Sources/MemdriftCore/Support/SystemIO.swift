@@ -20,23 +20,24 @@ public func readUpTo(_ count: Int, from fd: Int32, at offset: Int) -> [UInt8]? {
     return Array(bytes.prefix(done))
 }
 
+/// Writes all of `bytes` to `fd`, retrying interrupted and partial writes. Nil on success, else the errno.
+public func writeAll(_ bytes: [UInt8], to fd: Int32) -> Int32? {
+    var done = 0
+    while done < bytes.count {
+        let n = bytes.withUnsafeBytes { p in write(fd, p.baseAddress.map { $0 + done }, bytes.count - done) }
+        if n < 0 && errno == EINTR { continue }
+        if n <= 0 { return n < 0 ? errno : EIO }
+        done += n
+    }
+    return nil
+}
+
 /// The process's standard error, written without buffering.
 public enum StandardError {
     /// Writes all of `text`, retrying interrupted and partial writes.
     ///
     /// A failed write is dropped: with stderr closed there is nowhere to report it.
-    public static func write(_ text: String) {
-        let bytes = Array(text.utf8)
-        var done = 0
-        while done < bytes.count {
-            let n = bytes.withUnsafeBytes { buffer in
-                buffer.baseAddress.map { Glibc.write(STDERR_FILENO, $0 + done, buffer.count - done) } ?? 0
-            }
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 { return }
-            done += n
-        }
-    }
+    public static func write(_ text: String) { _ = writeAll(Array(text.utf8), to: STDERR_FILENO) }
 }
 
 /// The contents of a file that does not know its size, such as those under /proc: read until the
