@@ -276,13 +276,20 @@ static fexecve_fn real_fexecve;
 static execveat_fn real_execveat;
 static exit_fn real_exit;
 
-const char *md_hooks_init(void) {
+/* Finds the functions the exec and _exit hooks forward to. Runs in every process the tracker is
+ * loaded into, tracked or not: an unresolved execvp would fail with ENOSYS. */
+void md_hooks_resolve(void) {
     real_execve = (execve_fn)dlsym(RTLD_NEXT, "execve");
     real_execvp = (execvp_fn)dlsym(RTLD_NEXT, "execvp");
     real_execvpe = (execvpe_fn)dlsym(RTLD_NEXT, "execvpe");
     real_fexecve = (fexecve_fn)dlsym(RTLD_NEXT, "fexecve");
     real_execveat = (execveat_fn)dlsym(RTLD_NEXT, "execveat");
     real_exit = (exit_fn)dlsym(RTLD_NEXT, "_exit");
+}
+
+/* Checks that malloc is glibc's and turns block tags on; returns the name of the object serving
+ * malloc otherwise. */
+const char *md_hooks_init(void) {
     /* Another allocator (gperftools' tcmalloc) may define __libc_malloc too, and its blocks have
      * no glibc chunk header before them to tell a tag from. */
     md_object owner;

@@ -260,9 +260,11 @@ void md_after_failed_exec(void) {
 /* ---- start-up ---- */
 
 const char *md_hooks_init(void);
+void md_hooks_resolve(void);
 
 __attribute__((constructor)) static void at_load(void) {
     md_guard = 1;
+    md_hooks_resolve(); /* always, even when tracking stays off: the exec hooks need the real functions */
     const char *dir = getenv("MEMDRIFT_OUTPUT");
     /* Setuid and other secure-execution processes are never tracked. */
     if (!dir || !*dir || getauxval(AT_SECURE)) {

@@ -123,5 +123,10 @@ import Testing
         let traced = try launch(Built.path("steady"), ["0.2"], environment: ["LD_PRELOAD": Built.tracker])
         #expect(traced.status == 0)
         #expect(traced.stderr.isEmpty)
+        // The exec hooks still forward: env runs its command through execvp.
+        let chained = try launch("/usr/bin/env", ["/bin/echo", "ran"], environment: ["LD_PRELOAD": Built.tracker])
+        #expect(chained.status == 0)
+        #expect(chained.stdoutText == "ran\n")
+        #expect(chained.stderr.isEmpty)
     }
 }
