@@ -209,17 +209,21 @@ static void before_fork(void) {
     md_lock_acquire(&writer_lock);
     md_stacks_lock_for_fork();
     md_modules_lock_for_fork();
+    md_mappings_lock_for_fork();
 }
 
 static void after_fork_parent(void) {
+    md_mappings_unlock_after_fork(0);
     md_modules_unlock_after_fork(0);
     md_stacks_unlock_after_fork(0);
     md_lock_release(&writer_lock);
     md_guard = guard_before_fork;
 }
 
-/* The child records its own series under its own pid, starting from the inherited heap. */
+/* The child records its own series under its own pid, starting from the inherited heap and
+ * mappings. */
 static void after_fork_child(void) {
+    md_mappings_unlock_after_fork(1);
     md_modules_unlock_after_fork(1);
     md_stacks_unlock_after_fork(1);
     md_lock_reset(&writer_lock);

@@ -55,6 +55,15 @@ void md_buffer_u64(md_buffer *b, uint64_t v);
 /* Ensures room for `n` more bytes; returns a pointer to write them or NULL. */
 unsigned char *md_buffer_reserve(md_buffer *b, size_t n);
 
+/* ---- hooks.c: the system's mapping calls, past the tracker's own hooks ---- */
+
+/* The tracker's own memory goes through these, so it is never counted as the program's. They
+ * forward to the next definition (glibc's), or make the system call before it is known.
+ * Allocation-free, async-signal-safe. */
+void *md_real_mmap(void *address, size_t length, int prot, int flags, int fd, off_t offset);
+int md_real_munmap(void *address, size_t length);
+void *md_real_mremap(void *old, size_t old_length, size_t new_length, int flags, void *new_address);
+
 /* ---- modules.c: the loaded-module registry ---- */
 
 /* One resolved frame: module index in the high 16 bits, module-relative address below. */
@@ -121,10 +130,52 @@ uint32_t md_stacks_count(void);
 typedef struct {
     uint64_t live_bytes, live_count, alloc_bytes, alloc_count, free_bytes, free_count;
     uint64_t stacks, dropped, threads, tag_bytes;
+    uint64_t mapped_live_bytes, mapped_live_count, mapped_bytes, mapped_count;
 } md_totals;
 void md_stacks_write(md_buffer *b, md_totals *totals);
 void md_stacks_lock_for_fork(void);
 void md_stacks_unlock_after_fork(int child);
+
+/* ---- mappings.c: the program's own mappings, by call stack ---- */
+
+/* A range of pages [start, end); a writable one counts against `stack` (0 while not writable). */
+typedef struct {
+    uintptr_t start, end;
+    uint32_t stack, writable;
+} md_mapping;
+/* Ranges taken out of the table, with addresses relative to the start of what was taken. */
+typedef struct {
+    md_mapping local[16];
+    md_mapping *list; /* `local`, or md_map'd memory of `mapped` entries when more were taken */
+    size_t count, mapped;
+} md_mappings_taken;
+
+/* Everything below is thread-safe (one lock, taken after every other tracker lock) and
+ * allocation-free. Addresses are page-aligned and ends rounded up to pages by the caller. */
+
+/* A new mapping [start, end) exists: whatever the table held there is gone (MAP_FIXED, or a
+ * range unmapped behind the tracker's back). `kept` ones (anonymous or private file mappings)
+ * enter the table; writable ones count against `stack`. */
+void md_mappings_add(uintptr_t start, uintptr_t end, int kept, int writable, uint32_t stack);
+/* The table's view of `address`: -1 not the program's own mapping, 0 not writable, 1 writable. */
+int md_mappings_state(uintptr_t address);
+/* Whether making [start, end) writable would make some of the table writable that is not now. */
+int md_mappings_commits(uintptr_t start, uintptr_t end);
+/* The protection of [start, end) changed: ranges of the table in it that become writable count
+ * against `stack` from now on, those that stop being writable no longer count. */
+void md_mappings_protect(uintptr_t start, uintptr_t end, int writable, uint32_t stack);
+/* Removes the table's ranges in [start, end) and hands them out (munmap, mremap), so that no
+ * other thread's new mapping at these addresses can be taken for them after the system call. */
+void md_mappings_take(uintptr_t start, uintptr_t end, md_mappings_taken *out);
+/* Puts taken ranges back at `base`, cut at `length` (a failed call, a moved or shrunk mapping),
+ * replacing what the table held in [base, base + length). */
+void md_mappings_put(const md_mappings_taken *taken, uintptr_t base, uintptr_t length);
+/* Releases what md_mappings_take mapped. */
+void md_mappings_release(md_mappings_taken *taken);
+/* Appends the MAPPED section payload for stack ids below `stacks` and adds the totals. */
+void md_mappings_write(md_buffer *b, uint32_t stacks, md_totals *totals);
+void md_mappings_lock_for_fork(void);
+void md_mappings_unlock_after_fork(int child);
 
 /* ---- sampling.c: Poisson sampling by bytes ---- */
 
