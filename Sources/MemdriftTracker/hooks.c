@@ -86,12 +86,12 @@ static uint32_t caller_stack(void) {
 /* Unwinds, counts the block under its stack and writes the tag; returns the program's pointer.
  * Allocation-free; the recursion guard makes re-entry from a signal handler go untracked. */
 static void *record(void *block, unsigned shift, size_t size) {
-    md_guard = 1;
+    int guard = md_guard_enter();
     uint32_t stack = caller_stack();
     uint64_t bytes, count;
     md_sample_weights(size, &bytes, &count);
     md_count_alloc(stack, bytes, count, (uint64_t)1 << shift);
-    md_guard = 0;
+    md_guard_leave(guard);
     void *p = (char *)block + ((size_t)1 << shift);
     tag_of(p)[0] = size;
     tag_of(p)[1] = ((uint64_t)stack << 32) | ((uint64_t)shift << 4) | TAG_MARK | TAG_COUNTED;
@@ -103,10 +103,10 @@ static void forget(void *p) {
     uint64_t word = tag_of(p)[1];
     if (!(word & TAG_COUNTED) || !tracking()) return;
     uint64_t bytes, count;
-    md_guard = 1;
+    int guard = md_guard_enter();
     md_sample_weights(tag_of(p)[0], &bytes, &count);
     md_count_free((uint32_t)(word >> 32) & (MD_MAX_STACKS - 1), bytes, count, (uint64_t)1 << tag_shift(word));
-    md_guard = 0;
+    md_guard_leave(guard);
 }
 
 /* Finds glibc's malloc_usable_size in libc itself, so a later preloaded allocator cannot answer. */
@@ -303,8 +303,7 @@ static inline int is_kept(int flags) { return (flags & MAP_ANONYMOUS) || (flags 
 
 MD_EXPORT void *mmap(void *address, size_t length, int prot, int flags, int fd, off_t offset) {
     if (!tracking()) return md_real_mmap(address, length, prot, flags, fd, offset);
-    int guard = md_guard;
-    md_guard = 1;
+    int guard = md_guard_enter();
     void *p = md_real_mmap(address, length, prot, flags, fd, offset);
     if (p != MAP_FAILED && pages(length)) {
         int error = errno;
@@ -313,7 +312,7 @@ MD_EXPORT void *mmap(void *address, size_t length, int prot, int flags, int fd, 
         md_mappings_add((uintptr_t)p, (uintptr_t)p + pages(length), kept, writable, stack);
         errno = error;
     }
-    md_guard = guard;
+    md_guard_leave(guard);
     return p;
 }
 
@@ -324,8 +323,7 @@ MD_EXPORT void *mmap64(void *address, size_t length, int prot, int flags, int fd
 MD_EXPORT int munmap(void *address, size_t length) {
     uintptr_t start = (uintptr_t)address;
     if (!tracking() || (start & (page_size - 1)) || !pages(length)) return md_real_munmap(address, length);
-    int guard = md_guard, error = errno;
-    md_guard = 1;
+    int error = errno, guard = md_guard_enter();
     md_mappings_taken taken;
     md_mappings_take(start, start + pages(length), &taken);
     int rc = md_real_munmap(address, length);
@@ -334,7 +332,7 @@ MD_EXPORT int munmap(void *address, size_t length) {
         md_mappings_put(&taken, start, pages(length)); /* nothing was unmapped */
     }
     md_mappings_release(&taken);
-    md_guard = guard;
+    md_guard_leave(guard);
     errno = error;
     return rc;
 }
@@ -352,8 +350,7 @@ MD_EXPORT void *mremap(void *old, size_t old_length, size_t new_length, int flag
     uintptr_t start = (uintptr_t)old, before = pages(old_length), after = pages(new_length);
     if (!tracking() || (start & (page_size - 1)) || (old_length && !before) || !after)
         return md_real_mremap(old, old_length, new_length, flags, target);
-    int guard = md_guard, error = errno;
-    md_guard = 1;
+    int error = errno, guard = md_guard_enter();
     void *p;
     if (!before || (flags & MREMAP_DONTUNMAP)) {
         int state = md_mappings_state(start);
@@ -379,7 +376,7 @@ MD_EXPORT void *mremap(void *old, size_t old_length, size_t new_length, int flag
         }
         md_mappings_release(&taken);
     }
-    md_guard = guard;
+    md_guard_leave(guard);
     errno = error;
     return p;
 }
@@ -390,13 +387,12 @@ MD_EXPORT int mprotect(void *address, size_t length, int prot) {
     int rc = real_protect(address, length, prot);
     uintptr_t start = (uintptr_t)address;
     if (rc != 0 || !tracking() || (start & (page_size - 1)) || !pages(length)) return rc;
-    int guard = md_guard, error = errno;
-    md_guard = 1;
+    int error = errno, guard = md_guard_enter();
     uintptr_t end = start + pages(length);
     int writable = (prot & PROT_WRITE) != 0;
     uint32_t stack = writable && md_mappings_commits(start, end) ? caller_stack() : MD_UNKNOWN_STACK;
     md_mappings_protect(start, end, writable, stack);
-    md_guard = guard;
+    md_guard_leave(guard);
     errno = error;
     return rc;
 }

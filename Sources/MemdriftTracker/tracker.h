@@ -17,6 +17,22 @@
 #define MD_LIKELY(x) __builtin_expect(!!(x), 1)
 #define MD_UNLIKELY(x) __builtin_expect(!!(x), 0)
 
+/*
+ * Lock order. A thread that holds one of these takes only locks further down the list:
+ *   1. writer_lock (session.c): one snapshot at a time; the exec and _exit hooks hold it
+ *      until the image is gone
+ *   2. registry_lock (stacks.c): the list of per-thread counter tables
+ *   3. insert_lock (stacks.c): adding a stack
+ *   4. module_lock (modules.c): the module registry; the loader's lock (dl_iterate_phdr) is
+ *      taken under it
+ *   5. table_lock (mappings.c): the table of mappings
+ * Today only the writer lock is held while another is taken (a snapshot takes 2, 5 and 4 one
+ * after the other), and the fork handlers take all five in this order; the others are never
+ * nested (a new stack resolves its modules before it takes insert_lock, and nothing is taken
+ * under table_lock). All are md_locks, which are not reentrant: the recursion guard is set
+ * while one is held, so a signal handler's calls go to the system untracked.
+ */
+
 #define MD_MAX_DEPTH 256
 #define MD_DEFAULT_DEPTH 64
 #define MD_MAX_STACKS (1u << 24) /* stack ids are packed in 24 bits */
@@ -55,7 +71,14 @@ void md_buffer_u64(md_buffer *b, uint64_t v);
 /* Ensures room for `n` more bytes; returns a pointer to write them or NULL. */
 unsigned char *md_buffer_reserve(md_buffer *b, size_t n);
 
-/* ---- hooks.c: the system's mapping calls, past the tracker's own hooks ---- */
+/* ---- hooks.c: the interposed functions ---- */
+
+/* Finds the real functions the exec, _exit and mapping hooks forward to. The constructor calls
+ * it first, in every process, tracked or not. */
+void md_hooks_resolve(void);
+/* Checks that malloc is glibc's and turns block tags on: NULL, or the name of the object that
+ * serves malloc instead. */
+const char *md_hooks_init(void);
 
 /* The tracker's own memory goes through these, so it is never counted as the program's. They
  * forward to the next definition (glibc's), or make the system call before it is known.
@@ -219,8 +242,22 @@ typedef struct {
 } md_settings;
 extern md_settings md_config;
 
-/* The calling thread's recursion guard (initial-exec TLS, safe inside malloc). */
+/* The calling thread's recursion guard (initial-exec TLS, safe inside malloc): while it is set,
+ * the hooks hand every call to the system untracked. Read it directly; change it only through
+ * md_guard_enter and md_guard_leave. */
 extern __thread int md_guard __attribute__((tls_model("initial-exec")));
+
+/* Enters the tracker on this thread; returns the guard's previous value for md_guard_leave, so
+ * that a nested entry (a hook called from inside the tracker, a signal handler) leaves it set.
+ * Async-signal-safe. */
+static inline int md_guard_enter(void) {
+    int was = md_guard;
+    md_guard = 1;
+    return was;
+}
+
+/* Leaves the tracker: restores what md_guard_enter returned. */
+static inline void md_guard_leave(int was) { md_guard = was; }
 
 uint64_t md_now_ns(int clock);
 
