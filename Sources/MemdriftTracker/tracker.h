@@ -121,13 +121,13 @@ int md_unwind_capture(uintptr_t *out, int max);
 /* Drops every cached unwinding rule: a module was (or is about to be) unloaded. */
 void md_unwind_forget_modules(void);
 
-/* ---- cfi.c: stack walks from .eh_frame, with per-thread caches of per-address rules ---- */
+/* ---- cfi_*.c: stack walks from .eh_frame, with per-thread caches of per-address rules ---- */
 
 /* Fills `out` with up to `max` return addresses, starting with the one into the
  * caller (as unw_backtrace does), and returns how many; it stops early at the end
  * of the stack. Returns -1, with `out` unspecified, when any frame is not certain.
  * Allocation-free except for the first call on a thread other than the main one
- * (pthread_getattr_np; see cfi.c); may call dl_iterate_phdr on a cache miss.
+ * (pthread_getattr_np; see cfi_walk.c); may call dl_iterate_phdr on a cache miss.
  * Thread-safe; a call that interrupts another on the same thread returns -1. */
 int md_cfi_backtrace(uintptr_t *out, int max);
 /* Invalidates every thread's cached rules; each thread drops its own at its next

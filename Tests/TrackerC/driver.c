@@ -68,7 +68,7 @@ static void *worker(void *argument) {
         own[i] = md_stacks_intern(addresses, make_stack(addresses, 100000u * (uint32_t)(index + 1) + (uint32_t)i));
         check(own[i] != MD_UNKNOWN_STACK, "a new stack got no id");
     }
-    /* Real walks of this thread's stack: cfi.c's caches and bounds under the sanitizers. */
+    /* Real walks of this thread's stack: the walker's caches and bounds under the sanitizers. */
     for (int i = 0; i < 2000; i++) {
         uintptr_t frames[MD_DEFAULT_DEPTH];
         check(md_unwind_capture(frames, MD_DEFAULT_DEPTH) > 0, "a stack walk found no frame");

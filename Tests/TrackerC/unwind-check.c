@@ -1,7 +1,7 @@
 /*
  * Cross-checks md_cfi_backtrace against libunwind inside real programs.
  *
- * Preload it (built with cfi.c, memory.c and -DMD_CFI_DIAGNOSTICS): every Nth
+ * Preload it (built with the cfi_*.c files, memory.c and -DMD_CFI_DIAGNOSTICS): every Nth
  * malloc, calloc or realloc of each thread (CFI_CHECK_EVERY, default 1) takes both
  * stacks from the same function and compares them frame by frame (every fourth
  * capture with a smaller `max`, to check truncation too). At exit it prints
@@ -11,7 +11,8 @@
  * Built and run by the end-to-end UnwindTests (Tests/EndToEndTests/UnwindTests.swift):
  *   cc -shared -fPIC -O2 -D_GNU_SOURCE -DMD_CFI_DIAGNOSTICS -ISources/MemdriftTracker
  *      -ISources/MemdriftTracker/include Tests/TrackerC/unwind-check.c
- *      Sources/MemdriftTracker/cfi.c Sources/MemdriftTracker/memory.c -lunwind -o unwind-check.so
+ *      Sources/MemdriftTracker/cfi_eh_frame.c Sources/MemdriftTracker/cfi_cache.c
+ *      Sources/MemdriftTracker/cfi_walk.c Sources/MemdriftTracker/memory.c -lunwind -o unwind-check.so
  */
 #define UNW_LOCAL_ONLY
 #include <dlfcn.h>
