@@ -6,6 +6,12 @@
 #ifndef MEMDRIFT_TRACKER_H
 #define MEMDRIFT_TRACKER_H
 
+/* docs/tracker.md lists what ties the tracker to x86_64 and Linux (with glibc). */
+#if !defined(__x86_64__) || !defined(__LP64__) || !defined(__linux__)
+#error                                                                                                                 \
+    "memdrift's tracker supports x86_64 Linux only: its stack walker, system calls, spinlock and block tags assume the x86_64 System V ABI (see docs/tracker.md)"
+#endif
+
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
