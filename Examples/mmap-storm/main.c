@@ -1,8 +1,8 @@
 /*
  * Mapping-bound workload for overhead measurements: N mmap/munmap pairs of a few writable pages
- * at a call depth of about ten, beside 1000 long-lived mappings so the tracker's table is not
- * empty. Prints nothing but a checksum.
- * Usage: mmap-storm [pairs=200000] [pages=4]
+ * at a call depth of about ten, beside K long-lived one-page mappings, so the tracker's table is
+ * not empty. Prints nothing but a checksum.
+ * Usage: mmap-storm [pairs=200000] [pages=4] [kept=1000]
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,7 +39,8 @@ __attribute__((noinline)) static void *keep(void) {
 int main(int argc, char **argv) {
     long pairs = argc > 1 ? atol(argv[1]) : 200000;
     bytes = (size_t)(argc > 2 ? atol(argv[2]) : 4) * 4096;
-    for (int i = 0; i < 1000; i++)
+    long kept = argc > 3 ? atol(argv[3]) : 1000;
+    for (long i = 0; i < kept; i++)
         keep();
     unsigned long sum = 0;
     for (long i = 0; i < pairs; i++)

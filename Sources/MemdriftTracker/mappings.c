@@ -28,7 +28,10 @@ typedef struct {
 } md_mapped;
 
 static md_lock table_lock;
-static md_mapping *table;
+/* The ranges are table[0..used), inside buffer[0..capacity) with room on both sides: an insert or
+ * a removal moves the shorter side, so the common cases (a new mapping below all others, as the
+ * kernel places them, or above) move nothing. */
+static md_mapping *buffer, *table;
 static size_t used, capacity;
 static md_mapped *counters; /* by stack id */
 static size_t counter_capacity;
@@ -94,36 +97,49 @@ static size_t first_after(uintptr_t address) {
     return lo;
 }
 
-/* Room for `more` ranges; 0 when memory ran out. */
+/* Room for `more` ranges on each side of the table; 0 when memory ran out. */
 static int reserve(size_t more) {
-    if (used + more <= capacity) return 1;
-    size_t want = capacity ? capacity * 2 : 256;
-    while (want < used + more)
+    size_t head = (size_t)(table - buffer), tail = capacity - head - used;
+    if (head >= more && tail >= more) return 1;
+    size_t want = capacity ? capacity : 256;
+    while (want < 2 * (used + 2 * more))
         want *= 2;
-    md_mapping *bigger = md_map(want * sizeof *bigger);
+    md_mapping *bigger = want == capacity ? buffer : md_map(want * sizeof *bigger);
     if (!bigger) {
         out_of_memory = 1;
         return 0;
     }
-    if (table) {
-        memcpy(bigger, table, used * sizeof *table);
-        md_unmap(table, capacity * sizeof *table);
-    }
-    table = bigger;
+    md_mapping *centered = bigger + (want - used) / 2;
+    if (used) memmove(centered, table, used * sizeof *table);
+    if (bigger != buffer && buffer) md_unmap(buffer, capacity * sizeof *buffer);
+    buffer = bigger;
+    table = centered;
     capacity = want;
     return 1;
 }
 
+/* Needs room for one more on each side. */
 static void insert_at(size_t i, md_mapping m) {
-    memmove(&table[i + 1], &table[i], (used - i) * sizeof *table);
+    if (i < used - i) {
+        memmove(table - 1, table, i * sizeof *table);
+        table--;
+    } else {
+        memmove(&table[i + 1], &table[i], (used - i) * sizeof *table);
+    }
     table[i] = m;
     used++;
     count_live(&m, 1);
 }
 
+/* Ranges before i keep their index, as in insert_at; those after move down by one. */
 static void remove_at(size_t i) {
     count_live(&table[i], -1);
-    memmove(&table[i], &table[i + 1], (used - i - 1) * sizeof *table);
+    if (i < used - 1 - i) {
+        memmove(table + 1, table, i * sizeof *table);
+        table++;
+    } else {
+        memmove(&table[i], &table[i + 1], (used - i - 1) * sizeof *table);
+    }
     used--;
 }
 
@@ -158,11 +174,9 @@ static void merge_around(uintptr_t lo, uintptr_t hi) {
     size_t i = first_after(lo);
     if (i > 0) i--;
     while (i + 1 < used && table[i].start <= hi) {
-        md_mapping *a = &table[i], *b = &table[i + 1];
-        if (!a->writable && !b->writable && a->end == b->start) {
-            a->end = b->end;
-            memmove(b, b + 1, (used - i - 2) * sizeof *table);
-            used--;
+        if (!table[i].writable && !table[i + 1].writable && table[i].end == table[i + 1].start) {
+            table[i].end = table[i + 1].end;
+            remove_at(i + 1); /* not writable: counts nothing */
         } else {
             i++;
         }
