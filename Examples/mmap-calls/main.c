@@ -4,7 +4,8 @@
  * a munmap that splits a mapping, mremap growing, shrinking and moving one, a PROT_NONE
  * reservation committed by mprotect in pieces and partly decommitted, MAP_FIXED over part of a
  * mapping, file mappings (read-only private and writable shared: not counted; writable private:
- * counted), shared anonymous memory, and large mallocs, which glibc maps itself (heap only).
+ * counted), shared anonymous memory and a second mapping of it made by mremap, and large mallocs,
+ * which glibc maps itself (heap only).
  * Then it forks: the child asks for a snapshot (the inherited mappings), maps and unmaps, exits.
  * Usage: mmap-calls          prints "mmap-calls: ok" and exits 0, or names what failed, exit 1
  */
@@ -125,6 +126,14 @@ __attribute__((noinline)) static char *map_shared_anon(void) {
     return p;
 }
 
+/* mremap with an old size of 0 maps the same shared pages a second time: 2 new pages. */
+__attribute__((noinline)) static char *remap_copy(char *shared) {
+    char *q = mremap(shared, 0, 2 * PAGE, MREMAP_MAYMOVE);
+    shared[0] = 42;
+    check(q != MAP_FAILED && q != shared && q[0] == 42, "remap_copy");
+    return q;
+}
+
 /* glibc serves these with mmap of its own: 3 MiB of heap, no mapped memory. */
 __attribute__((noinline)) static void *big_malloc(void) {
     void *p = malloc(1 << 20);
@@ -174,6 +183,7 @@ int main(void) {
     map_file_private(fd);
     map_file_shared(fd);
     char *shared = map_shared_anon();
+    remap_copy(shared);
 
     void *big[3];
     for (int i = 0; i < 3; i++)
