@@ -78,6 +78,8 @@ let package = Package(
         example("plugin-host", path: "plugin-host", libraries: ["dl"]),
         example("sawtooth", path: "sawtooth"),
         example("mmap-growth", path: "mmap-growth"),
+        example("mmap-calls", path: "mmap-calls"),
+        example("mmap-storm", path: "mmap-storm"),
         example("slow-leak", path: "slow-leak"),
         example("leaky-child", path: "leaky-child"),
         example("fault-fork-storm", path: "fault-fork-storm"),

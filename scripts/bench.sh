@@ -59,6 +59,7 @@ run_workload "alloc-storm 5M, 2 threads" "$bin/alloc-storm" 5000000 2
 PYTHONMALLOC=malloc run_workload "CPython (PYTHONMALLOC=malloc)" /usr/bin/python3 "$here/alloc_heavy.py" 8
 run_workload "C++ STL churn" "$bin/stl-churn" 40
 run_workload "sqlite3 bulk insert" /usr/bin/sqlite3 :memory: ".read $here/bulk_insert.sql"
+run_workload "mmap-storm 200k pairs" "$bin/mmap-storm" 200000
 echo
 echo "seconds, median of $RUNS interleaved runs; ratio = to the untraced run; sampled = --sample-rate 512KiB;"
 echo "excess = memdrift exact's extra time as a fraction of heaptrack's extra time"

@@ -1,6 +1,7 @@
 /*
- * Grows its RSS through anonymous mmap, which the heap tracker does not see, while its
- * malloc heap stays flat: the verdict must be "growth", not "leak".
+ * Grows its RSS through anonymous mmap while its malloc heap stays flat: judged by the heap,
+ * the verdict must be "growth", not "leak". The tracker records the mappings themselves as
+ * mapped memory of map_region (the MAPPED section of each snapshot).
  * Usage: mmap-growth [seconds=30] [kib-per-second=512]
  */
 #include <stdio.h>

@@ -1,6 +1,7 @@
 /*
  * The interposed functions: the malloc family forwards to glibc's __libc_* entry
- * points (no dlsym bootstrap) and tags the blocks it records; exec and _exit are
+ * points (no dlsym bootstrap) and tags the blocks it records; mmap, munmap, mremap and
+ * mprotect keep the table of the program's own mappings (mappings.c); exec and _exit are
  * interposed so the last interval is saved before the image goes.
  *
  * A recorded block carries a 16-byte tag just before the pointer the program sees:
@@ -16,6 +17,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -74,17 +76,22 @@ static inline unsigned tag_shift(uint64_t word) { return (unsigned)(word >> 4) &
 /* glibc's block under a tagged pointer. */
 static inline void *block_of(void *p) { return (char *)p - ((size_t)1 << tag_shift(tag_of(p)[1])); }
 
+/* The id of the program's stack that called the hook. Caller holds the recursion guard. */
+static uint32_t caller_stack(void) {
+    uintptr_t addresses[MD_MAX_DEPTH];
+    int n = md_unwind_capture(addresses, md_config.depth);
+    return md_stacks_intern(addresses, n);
+}
+
 /* Unwinds, counts the block under its stack and writes the tag; returns the program's pointer.
  * Allocation-free; the recursion guard makes re-entry from a signal handler go untracked. */
 static void *record(void *block, unsigned shift, size_t size) {
-    md_guard = 1;
-    uintptr_t addresses[MD_MAX_DEPTH];
-    int n = md_unwind_capture(addresses, md_config.depth);
-    uint32_t stack = md_stacks_intern(addresses, n);
+    int guard = md_guard_enter();
+    uint32_t stack = caller_stack();
     uint64_t bytes, count;
     md_sample_weights(size, &bytes, &count);
     md_count_alloc(stack, bytes, count, (uint64_t)1 << shift);
-    md_guard = 0;
+    md_guard_leave(guard);
     void *p = (char *)block + ((size_t)1 << shift);
     tag_of(p)[0] = size;
     tag_of(p)[1] = ((uint64_t)stack << 32) | ((uint64_t)shift << 4) | TAG_MARK | TAG_COUNTED;
@@ -96,10 +103,10 @@ static void forget(void *p) {
     uint64_t word = tag_of(p)[1];
     if (!(word & TAG_COUNTED) || !tracking()) return;
     uint64_t bytes, count;
-    md_guard = 1;
+    int guard = md_guard_enter();
     md_sample_weights(tag_of(p)[0], &bytes, &count);
     md_count_free((uint32_t)(word >> 32) & (MD_MAX_STACKS - 1), bytes, count, (uint64_t)1 << tag_shift(word));
-    md_guard = 0;
+    md_guard_leave(guard);
 }
 
 /* Finds glibc's malloc_usable_size in libc itself, so a later preloaded allocator cannot answer. */
@@ -244,6 +251,152 @@ MD_EXPORT void *pvalloc(size_t size) {
     return aligned(page, size ? (size + page - 1) & ~(page - 1) : page);
 }
 
+/* ---- mappings: mmap, munmap, mremap, mprotect ---- */
+
+#ifndef MREMAP_DONTUNMAP
+#define MREMAP_DONTUNMAP 4
+#endif
+
+typedef void *(*mmap_fn)(void *, size_t, int, int, int, off_t);
+typedef int (*munmap_fn)(void *, size_t);
+typedef void *(*mremap_fn)(void *, size_t, size_t, int, ...);
+typedef int (*mprotect_fn)(void *, size_t, int);
+
+static mmap_fn real_mmap;
+static munmap_fn real_munmap;
+static mremap_fn real_mremap;
+static mprotect_fn real_mprotect;
+static uintptr_t page_size = 4096;
+
+void *md_real_mmap(void *address, size_t length, int prot, int flags, int fd, off_t offset) {
+    if (MD_LIKELY(real_mmap)) return real_mmap(address, length, prot, flags, fd, offset);
+    return (void *)syscall(SYS_mmap, address, length, prot, flags, fd, offset); /* -1 is MAP_FAILED */
+}
+
+int md_real_munmap(void *address, size_t length) {
+    return MD_LIKELY(real_munmap) ? real_munmap(address, length) : (int)syscall(SYS_munmap, address, length);
+}
+
+void *md_real_mremap(void *old, size_t old_length, size_t new_length, int flags, void *new_address) {
+    if (MD_LIKELY(real_mremap)) return real_mremap(old, old_length, new_length, flags, new_address);
+    return (void *)syscall(SYS_mremap, old, old_length, new_length, flags, new_address);
+}
+
+static int real_protect(void *address, size_t length, int prot) {
+    return MD_LIKELY(real_mprotect) ? real_mprotect(address, length, prot)
+                                    : (int)syscall(SYS_mprotect, address, length, prot);
+}
+
+/* `length` rounded up to whole pages, as the kernel does; 0 when that overflows. */
+static inline uintptr_t pages(size_t length) {
+    uintptr_t rounded = ((uintptr_t)length + page_size - 1) & ~(page_size - 1);
+    return rounded < length ? 0 : rounded;
+}
+
+/* Anonymous mappings, shared or private, and private file mappings hold the program's data;
+ * shared file mappings (memfd, POSIX shared memory, files) are the file's. */
+static inline int is_kept(int flags) { return (flags & MAP_ANONYMOUS) || (flags & MAP_TYPE) == MAP_PRIVATE; }
+
+/* Each hook makes the system call itself exactly as asked and returns its result and errno;
+ * the table is kept around it under the recursion guard, so the tracker's own calls (and a
+ * signal handler's while the tracker works) go to the system untracked. */
+
+MD_EXPORT void *mmap(void *address, size_t length, int prot, int flags, int fd, off_t offset) {
+    if (!tracking()) return md_real_mmap(address, length, prot, flags, fd, offset);
+    int guard = md_guard_enter();
+    void *p = md_real_mmap(address, length, prot, flags, fd, offset);
+    if (p != MAP_FAILED && pages(length)) {
+        int error = errno;
+        int kept = is_kept(flags), writable = kept && (prot & PROT_WRITE);
+        uint32_t stack = writable ? caller_stack() : MD_UNKNOWN_STACK;
+        md_mappings_add((uintptr_t)p, (uintptr_t)p + pages(length), kept, writable, stack);
+        errno = error;
+    }
+    md_guard_leave(guard);
+    return p;
+}
+
+/* The same function under its large-file name (off64_t is off_t on x86_64). */
+MD_EXPORT void *mmap64(void *address, size_t length, int prot, int flags, int fd, off64_t offset)
+    __attribute__((alias("mmap")));
+
+MD_EXPORT int munmap(void *address, size_t length) {
+    uintptr_t start = (uintptr_t)address;
+    if (!tracking() || (start & (page_size - 1)) || !pages(length)) return md_real_munmap(address, length);
+    int error = errno, guard = md_guard_enter();
+    md_mappings_taken taken;
+    md_mappings_take(start, start + pages(length), &taken);
+    int rc = md_real_munmap(address, length);
+    if (rc != 0) {
+        error = errno;
+        md_mappings_put(&taken, start, pages(length)); /* nothing was unmapped */
+    }
+    md_mappings_release(&taken);
+    md_guard_leave(guard);
+    errno = error;
+    return rc;
+}
+
+/* A moved or resized mapping keeps its stacks; what it grows by counts against the caller of
+ * mremap. A copy (old_length 0, or MREMAP_DONTUNMAP) leaves the old one and adds a new one. */
+MD_EXPORT void *mremap(void *old, size_t old_length, size_t new_length, int flags, ...) {
+    void *target = NULL;
+    if (flags & MREMAP_FIXED) {
+        va_list ap;
+        va_start(ap, flags);
+        target = va_arg(ap, void *);
+        va_end(ap);
+    }
+    uintptr_t start = (uintptr_t)old, before = pages(old_length), after = pages(new_length);
+    if (!tracking() || (start & (page_size - 1)) || (old_length && !before) || !after)
+        return md_real_mremap(old, old_length, new_length, flags, target);
+    int error = errno, guard = md_guard_enter();
+    void *p;
+    if (!before || (flags & MREMAP_DONTUNMAP)) {
+        int state = md_mappings_state(start);
+        uint32_t stack = state > 0 ? caller_stack() : MD_UNKNOWN_STACK;
+        p = md_real_mremap(old, old_length, new_length, flags, target);
+        if (p == MAP_FAILED)
+            error = errno;
+        else
+            md_mappings_add((uintptr_t)p, (uintptr_t)p + after, state >= 0, state > 0, stack);
+    } else {
+        md_mappings_taken taken;
+        md_mappings_take(start, start + before, &taken);
+        const md_mapping *last = taken.count ? &taken.list[taken.count - 1] : NULL;
+        int grows = after > before && last && last->end == before; /* the mapping's end is the program's */
+        uint32_t stack = grows && last->writable ? caller_stack() : MD_UNKNOWN_STACK;
+        p = md_real_mremap(old, old_length, new_length, flags, target);
+        if (p == MAP_FAILED) {
+            error = errno;
+            md_mappings_put(&taken, start, before);
+        } else {
+            md_mappings_put(&taken, (uintptr_t)p, after);
+            if (grows) md_mappings_add((uintptr_t)p + before, (uintptr_t)p + after, 1, (int)last->writable, stack);
+        }
+        md_mappings_release(&taken);
+    }
+    md_guard_leave(guard);
+    errno = error;
+    return p;
+}
+
+/* Bytes of the program's own mappings that become writable count against the caller: how page
+ * allocators (V8's among them) commit memory they reserved with PROT_NONE. */
+MD_EXPORT int mprotect(void *address, size_t length, int prot) {
+    int rc = real_protect(address, length, prot);
+    uintptr_t start = (uintptr_t)address;
+    if (rc != 0 || !tracking() || (start & (page_size - 1)) || !pages(length)) return rc;
+    int error = errno, guard = md_guard_enter();
+    uintptr_t end = start + pages(length);
+    int writable = (prot & PROT_WRITE) != 0;
+    uint32_t stack = writable && md_mappings_commits(start, end) ? caller_stack() : MD_UNKNOWN_STACK;
+    md_mappings_protect(start, end, writable, stack);
+    md_guard_leave(guard);
+    errno = error;
+    return rc;
+}
+
 /* ---- dlclose: unwinding rules cached for an unloaded module must not outlive it ---- */
 
 typedef int (*dlclose_fn)(void *);
@@ -276,13 +429,25 @@ static fexecve_fn real_fexecve;
 static execveat_fn real_execveat;
 static exit_fn real_exit;
 
-const char *md_hooks_init(void) {
+/* Finds the functions the exec, _exit and mapping hooks forward to. Runs in every process the
+ * tracker is loaded into, tracked or not: an unresolved execvp would fail with ENOSYS. */
+void md_hooks_resolve(void) {
     real_execve = (execve_fn)dlsym(RTLD_NEXT, "execve");
     real_execvp = (execvp_fn)dlsym(RTLD_NEXT, "execvp");
     real_execvpe = (execvpe_fn)dlsym(RTLD_NEXT, "execvpe");
     real_fexecve = (fexecve_fn)dlsym(RTLD_NEXT, "fexecve");
     real_execveat = (execveat_fn)dlsym(RTLD_NEXT, "execveat");
     real_exit = (exit_fn)dlsym(RTLD_NEXT, "_exit");
+    real_mmap = (mmap_fn)dlsym(RTLD_NEXT, "mmap");
+    real_munmap = (munmap_fn)dlsym(RTLD_NEXT, "munmap");
+    real_mremap = (mremap_fn)dlsym(RTLD_NEXT, "mremap");
+    real_mprotect = (mprotect_fn)dlsym(RTLD_NEXT, "mprotect");
+    page_size = (uintptr_t)getpagesize();
+}
+
+/* Checks that malloc is glibc's and turns block tags on; returns the name of the object serving
+ * malloc otherwise. */
+const char *md_hooks_init(void) {
     /* Another allocator (gperftools' tcmalloc) may define __libc_malloc too, and its blocks have
      * no glibc chunk header before them to tell a tag from. */
     md_object owner;

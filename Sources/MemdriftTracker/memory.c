@@ -1,4 +1,5 @@
-/* mmap-backed memory, locks and buffers: the tracker never calls malloc. */
+/* mmap-backed memory, locks and buffers: the tracker never calls malloc, and maps its memory
+ * past its own mmap hook (md_real_mmap), so it never counts as the program's. */
 #include <errno.h>
 #include <sched.h>
 #include <string.h>
@@ -17,7 +18,7 @@ static size_t page_round(size_t bytes) {
 /* Thread-safe, allocation-free, async-signal-safe. */
 void *md_map(size_t bytes) {
     size_t size = page_round(bytes);
-    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    void *p = md_real_mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED) return NULL;
     atomic_fetch_add_explicit(&mapped_bytes, size, memory_order_relaxed);
     return p;
@@ -26,7 +27,7 @@ void *md_map(size_t bytes) {
 void md_unmap(void *p, size_t bytes) {
     if (!p) return;
     size_t size = page_round(bytes);
-    munmap(p, size);
+    md_real_munmap(p, size);
     atomic_fetch_sub_explicit(&mapped_bytes, size, memory_order_relaxed);
 }
 
@@ -57,9 +58,9 @@ unsigned char *md_buffer_reserve(md_buffer *b, size_t n) {
             capacity *= 2;
         void *p;
         if (b->data)
-            p = mremap(b->data, page_round(b->capacity), page_round(capacity), MREMAP_MAYMOVE);
+            p = md_real_mremap(b->data, page_round(b->capacity), page_round(capacity), MREMAP_MAYMOVE, NULL);
         else
-            p = mmap(NULL, page_round(capacity), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+            p = md_real_mmap(NULL, page_round(capacity), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         if (p == MAP_FAILED) {
             b->failed = 1;
             return NULL;

@@ -32,6 +32,7 @@ static _Atomic int stopping; /* the final snapshot is written: the writer must n
 static struct timespec trigger_seen;
 static _Atomic int failure_reported;
 static __thread int holding_for_image_end __attribute__((tls_model("initial-exec")));
+static __thread int guard_before_image_end __attribute__((tls_model("initial-exec")));
 
 static const char *error_text(int error) {
     const char *text = strerrordesc_np(error); /* static text: no locale, no allocation */
@@ -134,12 +135,11 @@ static int write_snapshot_locked(uint32_t reason, uint32_t flags) {
 }
 
 int md_take_snapshot(uint32_t reason, uint32_t flags) {
-    int guarded = md_guard;
-    md_guard = 1;
+    int guard = md_guard_enter();
     md_lock_acquire(&writer_lock);
     int rc = write_snapshot_locked(reason, flags);
     md_lock_release(&writer_lock);
-    md_guard = guarded;
+    md_guard_leave(guard);
     return rc;
 }
 
@@ -157,7 +157,7 @@ static int trigger_changed(void) {
  * first snapshot at once, so however short the run its process has a baseline; a fork child
  * waits up to a second (or its interval), since most children exec or exit long before. */
 static void *writer_main(void *forked) {
-    md_guard = 1;
+    md_guard_enter(); /* for the thread's whole life: it never runs the program's code */
     uint64_t due = md_config.start_mono_ns + md_config.interval_ns;
     if (!forked) {
         md_take_snapshot(MEMDRIFT_REASON_START, 0);
@@ -210,36 +210,39 @@ static void begin_image(void) {
 static int guard_before_fork;
 
 static void before_fork(void) {
-    guard_before_fork = md_guard;
-    md_guard = 1;
+    guard_before_fork = md_guard_enter();
     md_lock_acquire(&writer_lock);
     md_stacks_lock_for_fork();
     md_modules_lock_for_fork();
+    md_mappings_lock_for_fork();
 }
 
 static void after_fork_parent(void) {
+    md_mappings_unlock_after_fork(0);
     md_modules_unlock_after_fork(0);
     md_stacks_unlock_after_fork(0);
     md_lock_release(&writer_lock);
-    md_guard = guard_before_fork;
+    md_guard_leave(guard_before_fork);
 }
 
-/* The child records its own series under its own pid, starting from the inherited heap. */
+/* The child records its own series under its own pid, starting from the inherited heap and
+ * mappings. */
 static void after_fork_child(void) {
+    md_mappings_unlock_after_fork(1);
     md_modules_unlock_after_fork(1);
     md_stacks_unlock_after_fork(1);
     md_lock_reset(&writer_lock);
     begin_image();
     fork_child = 1;
     if (atomic_load(&md_state) == MD_ACTIVE) start_writer(1);
-    md_guard = guard_before_fork;
+    md_guard_leave(guard_before_fork);
 }
 
 /* ---- exit and exec ---- */
 
 __attribute__((destructor)) static void at_exit(void) {
     if (atomic_load(&md_state) != MD_ACTIVE || getpid() != md_config.pid) return;
-    md_guard = 1; /* what later destructors free is no longer reported */
+    md_guard_enter(); /* never left: what later destructors free is no longer reported */
     md_lock_acquire(&writer_lock);
     write_snapshot_locked(MEMDRIFT_REASON_EXIT, MEMDRIFT_FLAG_FINAL);
     atomic_store(&stopping, 1);
@@ -249,7 +252,7 @@ __attribute__((destructor)) static void at_exit(void) {
 void md_before_image_ends(uint32_t reason) {
     /* A vfork child shares our memory but is another process: leave the parent's state alone. */
     if (atomic_load(&md_state) != MD_ACTIVE || getpid() != md_config.pid) return;
-    md_guard = 1;
+    guard_before_image_end = md_guard_enter();
     md_lock_acquire(&writer_lock);
     holding_for_image_end = 1;
     /* A forked child that execs or _exits before its first snapshot has nothing of its own to save. */
@@ -260,25 +263,21 @@ void md_after_failed_exec(void) {
     if (!holding_for_image_end) return;
     holding_for_image_end = 0;
     md_lock_release(&writer_lock);
-    md_guard = 0;
+    md_guard_leave(guard_before_image_end);
 }
 
 /* ---- start-up ---- */
 
-const char *md_hooks_init(void);
-
-__attribute__((constructor)) static void at_load(void) {
-    md_guard = 1;
+/* Reads the configuration and starts tracking, or says why not. Caller holds the guard. */
+static void start(void) {
     const char *dir = getenv("MEMDRIFT_OUTPUT");
     /* Setuid and other secure-execution processes are never tracked. */
     if (!dir || !*dir || getauxval(AT_SECURE)) {
         atomic_store(&md_state, MD_OFF);
-        md_guard = 0;
         return;
     }
     if (strlen(dir) >= sizeof session_dir) {
         md_fail("the MEMDRIFT_OUTPUT path is too long", ENAMETOOLONG);
-        md_guard = 0;
         return;
     }
     strcpy(session_dir, dir);
@@ -291,14 +290,12 @@ __attribute__((constructor)) static void at_load(void) {
         char what[1200];
         snprintf(what, sizeof what, "malloc is served by %s, not glibc", allocator);
         md_fail(what, ENOTSUP);
-        md_guard = 0;
         return;
     }
     md_unwind_init();
     md_sampling_init(env_number("MEMDRIFT_SAMPLE_RATE", 0));
     if (md_stacks_init() != 0) {
         md_fail("cannot map memory for the tracker's tables", ENOMEM);
-        md_guard = 0;
         return;
     }
     trigger_changed(); /* a trigger older than this process is not a request */
@@ -306,7 +303,13 @@ __attribute__((constructor)) static void at_load(void) {
     atomic_store(&md_state, MD_ACTIVE);
     md_countdown = 0; /* this thread's earlier allocations set it to recheck much later */
     start_writer(0);
-    md_guard = 0;
+}
+
+__attribute__((constructor)) static void at_load(void) {
+    int guard = md_guard_enter();
+    md_hooks_resolve(); /* always, even when tracking stays off: the exec hooks need the real functions */
+    start();
+    md_guard_leave(guard);
 }
 
 /* ---- exported API ---- */

@@ -1,6 +1,6 @@
 /*
- * Encodes one snapshot (docs/FORMAT.md): header, PROCESS, FIGURES, MODULES and
- * STACKS sections, then a trailer with the length and an FNV-1a checksum so a
+ * Encodes one snapshot (docs/FORMAT.md): header, PROCESS, FIGURES, MODULES, STACKS
+ * and MAPPED sections, then a trailer with the length and an FNV-1a checksum so a
  * reader can tell a whole file from a damaged one.
  */
 #include <fcntl.h>
@@ -98,7 +98,7 @@ void md_snapshot_encode(md_buffer *b, uint32_t reason, uint32_t flags, uint64_t 
     md_buffer_u64(b, md_config.start_mono_ns);
     md_buffer_u64(b, md_config.interval_ns);
     md_buffer_u64(b, md_sample_rate);
-    md_buffer_u32(b, 4); /* sections */
+    md_buffer_u32(b, 5); /* sections */
     md_buffer_u32(b, (uint32_t)md_config.depth);
 
     size_t at;
@@ -112,6 +112,10 @@ void md_snapshot_encode(md_buffer *b, uint32_t reason, uint32_t flags, uint64_t 
     stacks.length = 0;
     stacks.failed = 0;
     md_stacks_write(&stacks, &totals);
+    static md_buffer mapped;
+    mapped.length = 0;
+    mapped.failed = 0;
+    md_mappings_write(&mapped, (uint32_t)totals.stacks, &totals); /* only stacks that STACKS holds */
 
     size_t status_at = b->length;
     size_t status_n = append_file(b, "/proc/self/status", 64 * 1024);
@@ -122,7 +126,7 @@ void md_snapshot_encode(md_buffer *b, uint32_t reason, uint32_t flags, uint64_t 
     struct mallinfo2 mi = mallinfo2();
 
     begin_section(b, MEMDRIFT_SECTION_FIGURES, &at);
-    md_buffer_u32(b, 22);
+    md_buffer_u32(b, 26);
     figure(b, MEMDRIFT_FIG_VM_RSS, status_kib(status, status_n, "VmRSS:"));
     figure(b, MEMDRIFT_FIG_RSS_ANON, status_kib(status, status_n, "RssAnon:"));
     figure(b, MEMDRIFT_FIG_RSS_FILE, status_kib(status, status_n, "RssFile:"));
@@ -145,6 +149,10 @@ void md_snapshot_encode(md_buffer *b, uint32_t reason, uint32_t flags, uint64_t 
     figure(b, MEMDRIFT_FIG_STACKS_DROPPED, totals.dropped);
     figure(b, MEMDRIFT_FIG_TAG_BYTES, totals.tag_bytes);
     figure(b, MEMDRIFT_FIG_THREADS_SEEN, totals.threads);
+    figure(b, MEMDRIFT_FIG_MAPPED_LIVE_BYTES, totals.mapped_live_bytes);
+    figure(b, MEMDRIFT_FIG_MAPPED_LIVE_COUNT, totals.mapped_live_count);
+    figure(b, MEMDRIFT_FIG_MAPPED_BYTES_TOTAL, totals.mapped_bytes);
+    figure(b, MEMDRIFT_FIG_MAPPED_COUNT_TOTAL, totals.mapped_count);
     end_section(b, at);
 
     begin_section(b, MEMDRIFT_SECTION_MODULES, &at);
@@ -154,6 +162,11 @@ void md_snapshot_encode(md_buffer *b, uint32_t reason, uint32_t flags, uint64_t 
     begin_section(b, MEMDRIFT_SECTION_STACKS, &at);
     if (stacks.failed) b->failed = 1;
     md_buffer_append(b, stacks.data, stacks.length);
+    end_section(b, at);
+
+    begin_section(b, MEMDRIFT_SECTION_MAPPED, &at);
+    if (mapped.failed) b->failed = 1;
+    md_buffer_append(b, mapped.data, mapped.length);
     end_section(b, at);
 
     /* Trailer: magic, total length, FNV-1a 64 of everything before the checksum. */

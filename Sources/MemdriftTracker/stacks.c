@@ -326,13 +326,12 @@ static void fold(md_thread *t) {
 }
 
 void md_thread_retire(void *block) {
-    int guarded = md_guard;
-    md_guard = 1;
+    int guard = md_guard_enter();
     md_lock_acquire(&registry_lock);
     fold(block);
     md_lock_release(&registry_lock);
     this_thread = RETIRED_THREAD;
-    md_guard = guarded;
+    md_guard_leave(guard);
 }
 
 void md_stacks_write(md_buffer *b, md_totals *totals) {

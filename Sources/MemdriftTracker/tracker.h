@@ -6,6 +6,12 @@
 #ifndef MEMDRIFT_TRACKER_H
 #define MEMDRIFT_TRACKER_H
 
+/* docs/tracker.md lists what ties the tracker to x86_64 and Linux (with glibc). */
+#if !defined(__x86_64__) || !defined(__LP64__) || !defined(__linux__)
+#error                                                                                                                 \
+    "memdrift's tracker supports x86_64 Linux only: its stack walker, system calls, spinlock and block tags assume the x86_64 System V ABI (see docs/tracker.md)"
+#endif
+
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -16,6 +22,22 @@
 #define MD_EXPORT __attribute__((visibility("default")))
 #define MD_LIKELY(x) __builtin_expect(!!(x), 1)
 #define MD_UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+/*
+ * Lock order. A thread that holds one of these takes only locks further down the list:
+ *   1. writer_lock (session.c): one snapshot at a time; the exec and _exit hooks hold it
+ *      until the image is gone
+ *   2. registry_lock (stacks.c): the list of per-thread counter tables
+ *   3. insert_lock (stacks.c): adding a stack
+ *   4. module_lock (modules.c): the module registry; the loader's lock (dl_iterate_phdr) is
+ *      taken under it
+ *   5. table_lock (mappings.c): the table of mappings
+ * Today only the writer lock is held while another is taken (a snapshot takes 2, 5 and 4 one
+ * after the other), and the fork handlers take all five in this order; the others are never
+ * nested (a new stack resolves its modules before it takes insert_lock, and nothing is taken
+ * under table_lock). All are md_locks, which are not reentrant: the recursion guard is set
+ * while one is held, so a signal handler's calls go to the system untracked.
+ */
 
 #define MD_MAX_DEPTH 256
 #define MD_DEFAULT_DEPTH 64
@@ -55,6 +77,22 @@ void md_buffer_u64(md_buffer *b, uint64_t v);
 /* Ensures room for `n` more bytes; returns a pointer to write them or NULL. */
 unsigned char *md_buffer_reserve(md_buffer *b, size_t n);
 
+/* ---- hooks.c: the interposed functions ---- */
+
+/* Finds the real functions the exec, _exit and mapping hooks forward to. The constructor calls
+ * it first, in every process, tracked or not. */
+void md_hooks_resolve(void);
+/* Checks that malloc is glibc's and turns block tags on: NULL, or the name of the object that
+ * serves malloc instead. */
+const char *md_hooks_init(void);
+
+/* The tracker's own memory goes through these, so it is never counted as the program's. They
+ * forward to the next definition (glibc's), or make the system call before it is known.
+ * Allocation-free, async-signal-safe. */
+void *md_real_mmap(void *address, size_t length, int prot, int flags, int fd, off_t offset);
+int md_real_munmap(void *address, size_t length);
+void *md_real_mremap(void *old, size_t old_length, size_t new_length, int flags, void *new_address);
+
 /* ---- modules.c: the loaded-module registry ---- */
 
 /* One resolved frame: module index in the high 16 bits, module-relative address below. */
@@ -89,13 +127,13 @@ int md_unwind_capture(uintptr_t *out, int max);
 /* Drops every cached unwinding rule: a module was (or is about to be) unloaded. */
 void md_unwind_forget_modules(void);
 
-/* ---- cfi.c: stack walks from .eh_frame, with per-thread caches of per-address rules ---- */
+/* ---- cfi_*.c: stack walks from .eh_frame, with per-thread caches of per-address rules ---- */
 
 /* Fills `out` with up to `max` return addresses, starting with the one into the
  * caller (as unw_backtrace does), and returns how many; it stops early at the end
  * of the stack. Returns -1, with `out` unspecified, when any frame is not certain.
  * Allocation-free except for the first call on a thread other than the main one
- * (pthread_getattr_np; see cfi.c); may call dl_iterate_phdr on a cache miss.
+ * (pthread_getattr_np; see cfi_walk.c); may call dl_iterate_phdr on a cache miss.
  * Thread-safe; a call that interrupts another on the same thread returns -1. */
 int md_cfi_backtrace(uintptr_t *out, int max);
 /* Invalidates every thread's cached rules; each thread drops its own at its next
@@ -121,10 +159,52 @@ uint32_t md_stacks_count(void);
 typedef struct {
     uint64_t live_bytes, live_count, alloc_bytes, alloc_count, free_bytes, free_count;
     uint64_t stacks, dropped, threads, tag_bytes;
+    uint64_t mapped_live_bytes, mapped_live_count, mapped_bytes, mapped_count;
 } md_totals;
 void md_stacks_write(md_buffer *b, md_totals *totals);
 void md_stacks_lock_for_fork(void);
 void md_stacks_unlock_after_fork(int child);
+
+/* ---- mappings.c: the program's own mappings, by call stack ---- */
+
+/* A range of pages [start, end); a writable one counts against `stack` (0 while not writable). */
+typedef struct {
+    uintptr_t start, end;
+    uint32_t stack, writable;
+} md_mapping;
+/* Ranges taken out of the table, with addresses relative to the start of what was taken. */
+typedef struct {
+    md_mapping local[16];
+    md_mapping *list; /* `local`, or md_map'd memory of `mapped` entries when more were taken */
+    size_t count, mapped;
+} md_mappings_taken;
+
+/* Everything below is thread-safe (one lock, taken after every other tracker lock) and
+ * allocation-free. Addresses are page-aligned and ends rounded up to pages by the caller. */
+
+/* A new mapping [start, end) exists: whatever the table held there is gone (MAP_FIXED, or a
+ * range unmapped behind the tracker's back). `kept` ones (anonymous or private file mappings)
+ * enter the table; writable ones count against `stack`. */
+void md_mappings_add(uintptr_t start, uintptr_t end, int kept, int writable, uint32_t stack);
+/* The table's view of `address`: -1 not the program's own mapping, 0 not writable, 1 writable. */
+int md_mappings_state(uintptr_t address);
+/* Whether making [start, end) writable would make some of the table writable that is not now. */
+int md_mappings_commits(uintptr_t start, uintptr_t end);
+/* The protection of [start, end) changed: ranges of the table in it that become writable count
+ * against `stack` from now on, those that stop being writable no longer count. */
+void md_mappings_protect(uintptr_t start, uintptr_t end, int writable, uint32_t stack);
+/* Removes the table's ranges in [start, end) and hands them out (munmap, mremap), so that no
+ * other thread's new mapping at these addresses can be taken for them after the system call. */
+void md_mappings_take(uintptr_t start, uintptr_t end, md_mappings_taken *out);
+/* Puts taken ranges back at `base`, cut at `length` (a failed call, a moved or shrunk mapping),
+ * replacing what the table held in [base, base + length). */
+void md_mappings_put(const md_mappings_taken *taken, uintptr_t base, uintptr_t length);
+/* Releases what md_mappings_take mapped. */
+void md_mappings_release(md_mappings_taken *taken);
+/* Appends the MAPPED section payload for stack ids below `stacks` and adds the totals. */
+void md_mappings_write(md_buffer *b, uint32_t stacks, md_totals *totals);
+void md_mappings_lock_for_fork(void);
+void md_mappings_unlock_after_fork(int child);
 
 /* ---- sampling.c: Poisson sampling by bytes ---- */
 
@@ -168,8 +248,22 @@ typedef struct {
 } md_settings;
 extern md_settings md_config;
 
-/* The calling thread's recursion guard (initial-exec TLS, safe inside malloc). */
+/* The calling thread's recursion guard (initial-exec TLS, safe inside malloc): while it is set,
+ * the hooks hand every call to the system untracked. Read it directly; change it only through
+ * md_guard_enter and md_guard_leave. */
 extern __thread int md_guard __attribute__((tls_model("initial-exec")));
+
+/* Enters the tracker on this thread; returns the guard's previous value for md_guard_leave, so
+ * that a nested entry (a hook called from inside the tracker, a signal handler) leaves it set.
+ * Async-signal-safe. */
+static inline int md_guard_enter(void) {
+    int was = md_guard;
+    md_guard = 1;
+    return was;
+}
+
+/* Leaves the tracker: restores what md_guard_enter returned. */
+static inline void md_guard_leave(int was) { md_guard = was; }
 
 uint64_t md_now_ns(int clock);
 

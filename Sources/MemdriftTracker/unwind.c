@@ -1,5 +1,5 @@
 /*
- * Stack capture: cfi.c's cached walk of .eh_frame first, libunwind when it declines (signal
+ * Stack capture: cfi_walk.c's cached walk of .eh_frame first, libunwind when it declines (signal
  * frames, code without unwind tables); the tracker's and libunwind's own frames are dropped
  * by module. The fallback steps with unw_step rather than unw_backtrace: libunwind 1.6's
  * fast-trace cache is never invalidated, so after a dlclose and a dlopen at the same
@@ -37,7 +37,7 @@ static int step_backtrace(uintptr_t *out, int max) {
     return n;
 }
 
-/* Allocation-free apart from cfi.c's first walk on a thread (see cfi.c); libunwind's local
+/* Allocation-free apart from the first walk on a thread (see cfi_walk.c); libunwind's local
  * unwinding does not call malloc. */
 int md_unwind_capture(uintptr_t *out, int max) {
     enum { OWN_FRAMES = 8 }; /* more than the tracker's frames above the allocator's caller */

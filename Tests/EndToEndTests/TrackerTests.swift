@@ -32,6 +32,28 @@ import Testing
         }
     }
 
+    /// Anywhere but x86_64 Linux the tracker's build stops at once, saying why.
+    @Test func theTrackerBuildsOnlyForX86_64Linux() throws {
+        let header = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .appendingPathComponent("../../Sources/MemdriftTracker/tracker.h").standardizedFileURL.path
+        let directory = (header as NSString).deletingLastPathComponent
+        func compile(_ target: String) throws -> Outcome {
+            try launch(
+                "/usr/bin/env",
+                [
+                    "clang", "--target=\(target)", "-fsyntax-only", "-x", "c", "-I", directory, "-I", directory + "/include",
+                    header,
+                ])
+        }
+        let here = try compile("x86_64-linux-gnu")
+        #expect(here.status == 0, "\(here.stderrText)")
+        for target in ["aarch64-linux-gnu", "i686-linux-gnu", "x86_64-apple-macos"] {
+            let elsewhere = try compile(target)
+            #expect(elsewhere.status != 0)
+            #expect(elsewhere.stderrText.contains("error: \"memdrift's tracker supports x86_64 Linux only: "), "\(target)")
+        }
+    }
+
     @Test func everyAllocationEntryPointKeepsItsContractAndIsCounted() throws {
         let program = Built.path("alloc-api")
         let (outcome, session) = try record([program])
@@ -123,5 +145,10 @@ import Testing
         let traced = try launch(Built.path("steady"), ["0.2"], environment: ["LD_PRELOAD": Built.tracker])
         #expect(traced.status == 0)
         #expect(traced.stderr.isEmpty)
+        // The exec hooks still forward: env runs its command through execvp.
+        let chained = try launch("/usr/bin/env", ["/bin/echo", "ran"], environment: ["LD_PRELOAD": Built.tracker])
+        #expect(chained.status == 0)
+        #expect(chained.stdoutText == "ran\n")
+        #expect(chained.stderr.isEmpty)
     }
 }

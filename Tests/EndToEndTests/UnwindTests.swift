@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-/// The tracker's own stack walker (cfi.c) against libunwind inside real programs: a preloaded
+/// The tracker's own stack walker (cfi_*.c) against libunwind inside real programs: a preloaded
 /// checker (Tests/TrackerC/unwind-check.c) takes both stacks on every allocation and counts
 /// agreements, fallbacks to libunwind and mismatches, which must never happen.
 @Suite(.serialized) struct UnwindTests {
@@ -17,7 +17,8 @@ import Testing
         let output = dir + "/unwind-check.so"
         let arguments = [
             "-shared", "-fPIC", "-O2", "-D_GNU_SOURCE", "-DMD_CFI_DIAGNOSTICS", "-I" + tracker, "-I" + tracker + "/include",
-            root + "/Tests/TrackerC/unwind-check.c", tracker + "/cfi.c", tracker + "/memory.c", "-lunwind", "-lpthread",
+            root + "/Tests/TrackerC/unwind-check.c", tracker + "/cfi_eh_frame.c", tracker + "/cfi_cache.c",
+            tracker + "/cfi_walk.c", tracker + "/memory.c", "-lunwind", "-lpthread",
             "-o", output,
         ]
         guard let built = try? launch("/usr/bin/cc", arguments), built.status == 0 else {

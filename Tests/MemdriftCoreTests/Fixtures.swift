@@ -32,9 +32,21 @@ enum Fixtures {
             CallStack(
                 id: 2, frames: [Frame(module: 0, offset: 0x1300)], liveBytes: 4096, liveCount: 1, allocatedBytes: 4096,
                 allocatedCount: 1),
+            // Seen only by mmap: no heap counters.
+            CallStack(
+                id: 3, frames: [Frame(module: 0, offset: 0x1400)], liveBytes: 0, liveCount: 0, allocatedBytes: 0,
+                allocatedCount: 0),
         ]
+        let mapped = [
+            MappedStack(stackID: 2, liveBytes: 8192, liveCount: 2, mappedBytes: 12288, mappedCount: 3),
+            MappedStack(stackID: 3, liveBytes: 0, liveCount: 0, mappedBytes: 1 << 20, mappedCount: 1),
+        ]
+        figures[.mappedLiveBytes] = 8192
+        figures[.mappedLiveCount] = 2
+        figures[.mappedBytesTotal] = 12288 + (1 << 20)
+        figures[.mappedCountTotal] = 4
         return Snapshot(
             header: header, executable: "/usr/bin/app", commandLine: ["app", "--port", "8080"], figures: figures,
-            modules: modules, stacks: stacks)
+            modules: modules, stacks: stacks, mapped: mapped)
     }
 }

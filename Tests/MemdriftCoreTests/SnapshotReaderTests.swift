@@ -14,6 +14,8 @@ import Testing
         #expect(decoded.figures == original.figures)
         #expect(decoded.modules == original.modules)
         #expect(decoded.stacks == original.stacks)
+        #expect(decoded.mapped == original.mapped)
+        #expect(decoded.figures.mappedLiveBytes == 8192)
         #expect(decoded.modules[0].buildIDHex == "abcd01")
         #expect(decoded.module(of: decoded.stacks[1].frames[0])?.name == "app")
         #expect(decoded.module(of: decoded.stacks[1].frames[2]) == nil)
@@ -72,6 +74,59 @@ import Testing
         #expect(throws: FormatError.self) { try SnapshotReader.decode(SnapshotEncoder.encode(snapshot), path: path) }
     }
 
+    @Test func readsMappedMemoryOfStacksSeenOnlyByMmap() throws {
+        let decoded = try SnapshotReader.decode(SnapshotEncoder.encode(Fixtures.snapshot()), path: path)
+        let onlyMapped = try #require(decoded.stacks.first { $0.id == 3 })
+        #expect(onlyMapped.liveBytes == 0 && onlyMapped.allocatedCount == 0)
+        #expect(decoded.mapped.first { $0.stackID == 3 }?.mappedBytes == 1 << 20)
+        #expect(decoded.mapped.map(\.stackID) == [2, 3])
+    }
+
+    /// Version 1 files written before the MAPPED section existed read as having no mappings.
+    @Test func aSnapshotWithoutTheMappedSectionHasNoMappings() throws {
+        let bytes = SnapshotEncoder.encode(Fixtures.snapshot())
+        let mapped = try #require(sections(of: bytes).first { $0.kind == SnapshotFormat.Section.mapped.rawValue })
+        var body = Array(bytes[..<(mapped.payload.lowerBound - 16)] + bytes[mapped.payload.upperBound..<bytes.count - 24])
+        body[88] -= 1  // the header's section count
+        let decoded = try SnapshotReader.decode(sealed(body), path: path)
+        #expect(decoded.mapped.isEmpty)
+        #expect(decoded.stacks == Fixtures.snapshot().stacks)
+    }
+
+    @Test func rejectsMappedMemoryOfAStackNotInTheStacks() {
+        var unknown = Fixtures.snapshot()
+        unknown.mapped[1].stackID = 99
+        #expect(corruption(SnapshotEncoder.encode(unknown)) == "mapped memory of stack 99, which is not in the stacks")
+        var twice = Fixtures.snapshot()
+        twice.mapped[1].stackID = 2
+        #expect(corruption(SnapshotEncoder.encode(twice)) == "mapped memory of stack 2 twice")
+        var noStacks = Fixtures.snapshot()
+        noStacks.stacks = []
+        #expect(corruption(SnapshotEncoder.encode(noStacks)) == "mapped memory of stack 2, which is not in the stacks")
+    }
+
+    /// A MAPPED section cut short, or whose count promises more records than it holds, is corrupt
+    /// even when the file's checksum is right.
+    @Test func aTruncatedOrGarbledMappedSectionIsCorrupt() throws {
+        let bytes = SnapshotEncoder.encode(Fixtures.snapshot())
+        let mapped = try #require(sections(of: bytes).first { $0.kind == SnapshotFormat.Section.mapped.rawValue })
+        let lengthAt = mapped.payload.lowerBound - 8
+        // One record's last 8 bytes gone, the section length saying so.
+        var cut = Array(bytes[..<(mapped.payload.upperBound - 8)] + bytes[mapped.payload.upperBound..<bytes.count - 24])
+        cut[lengthAt] -= 8
+        #expect(corruption(sealed(cut)) == "mapped stack count 2 does not fit the section")
+        // A count of three records in a section of two.
+        var counted = Array(bytes.prefix(bytes.count - 24))
+        counted[mapped.payload.lowerBound] = 3
+        #expect(corruption(sealed(counted)) == "mapped stack count 3 does not fit the section")
+        // A section length running past the end of the file.
+        var long = Array(bytes.prefix(bytes.count - 24))
+        long[lengthAt + 4] = 1
+        #expect(corruption(sealed(long))?.hasSuffix("bytes runs past the end") == true)
+        // The untouched bytes, sealed the same way, still read.
+        #expect(try SnapshotReader.decode(sealed(Array(bytes.prefix(bytes.count - 24))), path: path).mapped.count == 2)
+    }
+
     @Test func randomBytesNeverCrash() {
         var rng = SplitMix64(seed: 7)
         let valid = SnapshotEncoder.encode(Fixtures.snapshot())
@@ -94,6 +149,42 @@ import Testing
             #expect(e.description.contains(path))
             #expect(!e.description.contains("\n"))
         }
+    }
+
+    /// The detail of the `corrupt` error decoding `bytes` throws; nil when it throws another or none.
+    private func corruption(_ bytes: [UInt8]) -> String? {
+        do {
+            _ = try SnapshotReader.decode(bytes, path: path)
+            return nil
+        } catch {
+            guard case .corrupt(_, _, let detail) = error else { return nil }
+            return detail
+        }
+    }
+
+    /// The sections of an encoded snapshot: kind and payload range.
+    private func sections(of bytes: [UInt8]) -> [(kind: UInt32, payload: Range<Int>)] {
+        func integer(_ at: Int, _ size: Int) -> Int {
+            (0..<size).reduce(0) { $0 | Int(bytes[at + $1]) << (8 * $1) }
+        }
+        var found: [(kind: UInt32, payload: Range<Int>)] = []
+        var at = SnapshotFormat.headerBytes
+        for _ in 0..<integer(88, 4) {
+            let length = integer(at + 8, 8)
+            found.append((UInt32(integer(at, 4)), at + 16..<at + 16 + length))
+            at += 16 + length
+        }
+        return found
+    }
+
+    /// `body` (a snapshot without its trailer) with a trailer that matches it.
+    private func sealed(_ body: [UInt8]) -> [UInt8] {
+        var b = body + SnapshotFormat.trailerMagic
+        let length = UInt64(b.count + 16)
+        for i in 0..<8 { b.append(UInt8(truncatingIfNeeded: length >> (8 * UInt64(i)))) }
+        let sum = b.withUnsafeBytes { SnapshotFormat.checksum($0) }
+        for i in 0..<8 { b.append(UInt8(truncatingIfNeeded: sum >> (8 * UInt64(i)))) }
+        return b
     }
 
     private func resealed(_ bytes: [UInt8]) -> [UInt8] {

@@ -10,12 +10,22 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "tracker.h"
 
-/* What hooks.c would provide: the driver calls no hook, so there is nothing to resolve. */
+/* What hooks.c would provide: the driver calls no hook, so there is nothing to resolve, and
+ * the tracker's memory goes through the sanitizer's mmap. */
 const char *md_hooks_init(void) { return NULL; }
+void md_hooks_resolve(void) {}
+void *md_real_mmap(void *address, size_t length, int prot, int flags, int fd, off_t offset) {
+    return mmap(address, length, prot, flags, fd, offset);
+}
+int md_real_munmap(void *address, size_t length) { return munmap(address, length); }
+void *md_real_mremap(void *old, size_t old_length, size_t new_length, int flags, void *new_address) {
+    return mremap(old, old_length, new_length, flags, new_address);
+}
 
 enum { THREADS = 4, STACKS_PER_THREAD = 2000, SHARED_STACKS = 500, BLOCKS = 20000, ROUNDS = 3 };
 
@@ -58,7 +68,7 @@ static void *worker(void *argument) {
         own[i] = md_stacks_intern(addresses, make_stack(addresses, 100000u * (uint32_t)(index + 1) + (uint32_t)i));
         check(own[i] != MD_UNKNOWN_STACK, "a new stack got no id");
     }
-    /* Real walks of this thread's stack: cfi.c's caches and bounds under the sanitizers. */
+    /* Real walks of this thread's stack: the walker's caches and bounds under the sanitizers. */
     for (int i = 0; i < 2000; i++) {
         uintptr_t frames[MD_DEFAULT_DEPTH];
         check(md_unwind_capture(frames, MD_DEFAULT_DEPTH) > 0, "a stack walk found no frame");
@@ -74,6 +84,21 @@ static void *worker(void *argument) {
             md_count_free(own[i % STACKS_PER_THREAD], 32, 1, 16);
         }
         encode_once(&local);
+    }
+    /* The table of mappings, each thread in an address range of its own: map 2 writable pages and
+     * a third that is not, commit it, and take every other one back out. The last 64 rounds leave
+     * 32 slots of 3 writable pages. */
+    uintptr_t base = (uintptr_t)0x200000000ull + (uintptr_t)index * 0x10000000u;
+    for (int i = 0; i < 1000; i++) {
+        uintptr_t at = base + (uintptr_t)(i % 64) * 3 * 4096;
+        md_mappings_add(at, at + 2 * 4096, 1, 1, own[i % STACKS_PER_THREAD]);
+        md_mappings_add(at + 2 * 4096, at + 3 * 4096, 1, 0, MD_UNKNOWN_STACK);
+        md_mappings_protect(at + 4096, at + 3 * 4096, 1, own[0]);
+        if (i % 2) {
+            md_mappings_taken taken;
+            md_mappings_take(at, at + 3 * 4096, &taken);
+            md_mappings_release(&taken);
+        }
     }
     return NULL;
 }
@@ -111,6 +136,12 @@ int main(int argc, char **argv) {
     check(totals.live_bytes == (uint64_t)THREADS * BLOCKS / 2 * 32, "live bytes after the threads exited");
     check(totals.alloc_count == (uint64_t)THREADS * BLOCKS * ROUNDS, "allocation count after the threads exited");
     check(totals.tag_bytes == (uint64_t)THREADS * BLOCKS / 2 * 16, "tag bytes after the threads exited");
+
+    md_buffer mapped = {0};
+    md_totals mapped_totals = {0};
+    md_mappings_write(&mapped, md_stacks_count(), &mapped_totals);
+    check(mapped_totals.mapped_live_bytes == (uint64_t)THREADS * 32 * 3 * 4096, "live mapped bytes");
+    check(mapped_totals.mapped_live_count == (uint64_t)THREADS * 32 * 2, "live mapped ranges");
 
     md_buffer file = {0};
     encode_once(&file);

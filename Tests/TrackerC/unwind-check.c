@@ -1,7 +1,7 @@
 /*
  * Cross-checks md_cfi_backtrace against libunwind inside real programs.
  *
- * Preload it (built with cfi.c, memory.c and -DMD_CFI_DIAGNOSTICS): every Nth
+ * Preload it (built with the cfi_*.c files, memory.c and -DMD_CFI_DIAGNOSTICS): every Nth
  * malloc, calloc or realloc of each thread (CFI_CHECK_EVERY, default 1) takes both
  * stacks from the same function and compares them frame by frame (every fourth
  * capture with a smaller `max`, to check truncation too). At exit it prints
@@ -11,7 +11,8 @@
  * Built and run by the end-to-end UnwindTests (Tests/EndToEndTests/UnwindTests.swift):
  *   cc -shared -fPIC -O2 -D_GNU_SOURCE -DMD_CFI_DIAGNOSTICS -ISources/MemdriftTracker
  *      -ISources/MemdriftTracker/include Tests/TrackerC/unwind-check.c
- *      Sources/MemdriftTracker/cfi.c Sources/MemdriftTracker/memory.c -lunwind -o unwind-check.so
+ *      Sources/MemdriftTracker/cfi_eh_frame.c Sources/MemdriftTracker/cfi_cache.c
+ *      Sources/MemdriftTracker/cfi_walk.c Sources/MemdriftTracker/memory.c -lunwind -o unwind-check.so
  */
 #define UNW_LOCAL_ONLY
 #include <dlfcn.h>
@@ -23,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "tracker.h"
@@ -38,6 +40,15 @@ extern void *__libc_realloc(void *, size_t);
 extern __thread int md_cfi_declined_why;
 extern __thread uintptr_t md_cfi_declined_ip;
 extern const char *const md_cfi_reasons[];
+
+/* What hooks.c would provide: this checker interposes no mapping call, so libc's are the real ones. */
+void *md_real_mmap(void *address, size_t length, int prot, int flags, int fd, off_t offset) {
+    return mmap(address, length, prot, flags, fd, offset);
+}
+int md_real_munmap(void *address, size_t length) { return munmap(address, length); }
+void *md_real_mremap(void *old, size_t old_length, size_t new_length, int flags, void *new_address) {
+    return mremap(old, old_length, new_length, flags, new_address);
+}
 
 static __thread int guard __attribute__((tls_model("initial-exec")));
 static __thread unsigned long countdown __attribute__((tls_model("initial-exec")));

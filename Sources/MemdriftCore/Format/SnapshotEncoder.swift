@@ -15,7 +15,7 @@ public enum SnapshotEncoder {
             h.sequence, h.wallClockNanos, h.monotonicNanos, h.startWallClockNanos, h.startMonotonicNanos,
             h.intervalNanos, h.sampleRate,
         ] { w.u64(v) }
-        w.u32(4)
+        w.u32(5)  // sections
         w.u32(h.maxDepth)
 
         w.section(.process) { w in
@@ -61,6 +61,14 @@ public enum SnapshotEncoder {
                     w.u32(f.module)
                     w.u64(f.offset)
                 }
+            }
+        }
+        w.section(.mapped) { w in
+            w.u32(UInt32(snapshot.mapped.count))
+            for m in snapshot.mapped {
+                w.u32(m.stackID)
+                w.u32(0)
+                for v in [m.liveBytes, m.liveCount, m.mappedBytes, m.mappedCount] { w.u64(v) }
             }
         }
         w.bytes(SnapshotFormat.trailerMagic)

@@ -73,6 +73,7 @@ public enum SnapshotReader {
         var r = ByteReader(bytes, path: path, offset: headerBytes, end: end)
 
         var stacksAt: (Int, Int)?
+        var mappedAt: (Int, Int)?
         for _ in 0..<sectionCount {
             let kindAt = r.offset
             let kind = try r.u32()
@@ -93,6 +94,8 @@ public enum SnapshotReader {
                 snapshot.modules = try readModules(&section)
             case .stacks:
                 stacksAt = (start, stop)  // frames are checked against the modules, which may come later
+            case .mapped:
+                mappedAt = (start, stop)  // stack ids are checked against the stacks
             case nil:
                 break  // a newer tracker's section: skip it
             }
@@ -101,6 +104,10 @@ public enum SnapshotReader {
         if let (start, stop) = stacksAt {
             var section = ByteReader(bytes, path: path, offset: start, end: stop)
             snapshot.stacks = try readStacks(&section, moduleCount: snapshot.modules.count)
+        }
+        if let (start, stop) = mappedAt {
+            var section = ByteReader(bytes, path: path, offset: start, end: stop)
+            snapshot.mapped = try readMapped(&section, stackIDs: Set(snapshot.stacks.map(\.id)))
         }
         return snapshot
     }
@@ -230,6 +237,29 @@ public enum SnapshotReader {
                     allocatedCount: allocatedCount))
         }
         return stacks
+    }
+
+    private static func readMapped(_ r: inout ByteReader, stackIDs: Set<UInt32>) throws(FormatError) -> [MappedStack] {
+        let n = try r.count(minimumBytes: 40, what: "mapped stack")
+        var mapped: [MappedStack] = []
+        mapped.reserveCapacity(n)
+        var seen: Set<UInt32> = []
+        for _ in 0..<n {
+            let at = r.offset
+            let id = try r.u32()
+            _ = try r.u32()
+            guard stackIDs.contains(id) else {
+                throw .corrupt(path: r.path, offset: at, detail: "mapped memory of stack \(id), which is not in the stacks")
+            }
+            guard seen.insert(id).inserted else {
+                throw .corrupt(path: r.path, offset: at, detail: "mapped memory of stack \(id) twice")
+            }
+            mapped.append(
+                MappedStack(
+                    stackID: id, liveBytes: try r.u64(), liveCount: try r.u64(), mappedBytes: try r.u64(),
+                    mappedCount: try r.u64()))
+        }
+        return mapped
     }
 
     /// Reads a whole regular file with POSIX calls, so errors carry the system's reason.

@@ -10,6 +10,7 @@ public struct ProcessFigures: Sendable, Hashable {
             freedCountTotal
         case trackerBytes = 30, stackCount, stacksDropped
         case threadsSeen = 34, tagBytes
+        case mappedLiveBytes = 40, mappedLiveCount, mappedBytesTotal, mappedCountTotal
     }
 
     /// Every figure the snapshot carried.
@@ -30,4 +31,6 @@ public struct ProcessFigures: Sendable, Hashable {
     public var trackerBytes: UInt64 { self[.trackerBytes] }
     /// Bytes the tracker's block tags add to the program's heap.
     public var tagBytes: UInt64 { self[.tagBytes] }
+    /// Writable bytes of the mappings the program made itself, live now.
+    public var mappedLiveBytes: UInt64 { self[.mappedLiveBytes] }
 }

@@ -1,4 +1,5 @@
-/// One snapshot of a traced process: who it is, its memory figures, its modules and its live heap by call stack.
+/// One snapshot of a traced process: who it is, its memory figures, its modules, and its live heap and
+/// mappings by call stack.
 public struct Snapshot: Sendable {
     /// Identity, timing and format information from the fixed header.
     public var header: SnapshotHeader
@@ -12,11 +13,13 @@ public struct Snapshot: Sendable {
     public var modules: [Module]
     /// One entry per distinct call stack the tracker has seen.
     public var stacks: [CallStack]
+    /// Mapped memory by call stack, for the stacks that ever held some; their ids are in `stacks`.
+    public var mapped: [MappedStack]
 
     /// Creates a snapshot from its parts.
     public init(
         header: SnapshotHeader, executable: String, commandLine: [String], figures: ProcessFigures,
-        modules: [Module], stacks: [CallStack]
+        modules: [Module], stacks: [CallStack], mapped: [MappedStack] = []
     ) {
         self.header = header
         self.executable = executable
@@ -24,6 +27,7 @@ public struct Snapshot: Sendable {
         self.figures = figures
         self.modules = modules
         self.stacks = stacks
+        self.mapped = mapped
     }
 
     /// The module a frame belongs to, if the frame has one.

@@ -39,6 +39,7 @@ extern "C" {
 #define MEMDRIFT_SECTION_FIGURES 2u
 #define MEMDRIFT_SECTION_MODULES 3u
 #define MEMDRIFT_SECTION_STACKS 4u
+#define MEMDRIFT_SECTION_MAPPED 5u
 
 /* Figure ids in the FIGURES section (bytes unless named a count). */
 #define MEMDRIFT_FIG_VM_RSS 1u
@@ -63,6 +64,10 @@ extern "C" {
 #define MEMDRIFT_FIG_STACKS_DROPPED 32u
 #define MEMDRIFT_FIG_THREADS_SEEN 34u
 #define MEMDRIFT_FIG_TAG_BYTES 35u /* 33 (live-table entries) is no longer written */
+#define MEMDRIFT_FIG_MAPPED_LIVE_BYTES 40u
+#define MEMDRIFT_FIG_MAPPED_LIVE_COUNT 41u
+#define MEMDRIFT_FIG_MAPPED_BYTES_TOTAL 42u
+#define MEMDRIFT_FIG_MAPPED_COUNT_TOTAL 43u
 
 /* Frame module index meaning "no module": the offset is an absolute address. */
 #define MEMDRIFT_MODULE_UNKNOWN 0xFFFFFFFFu

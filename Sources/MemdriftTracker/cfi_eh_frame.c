@@ -1,34 +1,15 @@
 /*
- * Stack capture from DWARF call-frame information, for the x86_64 System V ABI.
- *
- * Stepping over a frame needs three registers: rsp (the caller's rsp is the CFA), rbp
- * and the return address. For each return address a thread caches one 16-byte rule:
- * how the CFA follows from rsp or rbp, and where the caller's rbp was saved. Rules come
- * from .eh_frame, found through the sorted table in .eh_frame_hdr, read inside
- * dl_iterate_phdr so the module stays mapped while we parse it.
- *
- * A walk is a chain of dependent loads (return address -> rule -> CFA -> next return
- * address), so it runs at the latency of that chain. A second, direct-mapped table holds
- * copies of rules by stack position: consecutive captures mostly share their outer
- * frames at the same positions, and that slot's address is known before the return
- * address is loaded, which takes the hash lookup off the chain.
- *
- * Any frame a rule cannot express, and any address that would leave the thread's stack,
- * makes the whole capture return -1: the caller then asks libunwind, so doubt costs
- * time, never a wrong stack.
+ * Rules for stepping over a frame, from the DWARF call-frame information in .eh_frame, found
+ * through the sorted table in .eh_frame_hdr and read inside dl_iterate_phdr so the module stays
+ * mapped while it is parsed. Only what a rule can express is accepted: anything else yields an
+ * unsupported rule with the reason, and the walk declines at that frame.
  */
 #include <link.h>
-#include <pthread.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <unistd.h>
 
-#include "tracker.h"
+#include "cfi.h"
 
-#define MIN_SLOTS 1024u  /* 16 KiB: most programs' hot return addresses fit */
-#define MAX_SLOTS 65536u /* 1 MiB: beyond this a thread refills its table instead */
-#define NEAR_SLOTS 256u  /* 4 KiB: rules by sp / 16, so 4 KiB of stack before slots repeat */
-#define MAX_STATES 8     /* DW_CFA_remember_state nesting; compilers use one level */
+#define MAX_STATES 8 /* DW_CFA_remember_state nesting; compilers use one level */
 
 /* The DWARF and .eh_frame constants we understand (DWARF 5, section 6.4.2; LSB 10.6). */
 enum { DW_CFA_nop = 0x00, DW_CFA_advance_loc1 = 0x02, DW_CFA_advance_loc2 = 0x03, DW_CFA_advance_loc4 = 0x04 };
@@ -43,57 +24,6 @@ enum { DW_OP_deref = 0x06, DW_OP_breg6 = 0x76 };
 enum { DW_EH_PE_uleb128 = 0x01, DW_EH_PE_sleb128 = 0x09, DW_EH_PE_sdata4 = 0x0b };
 enum { DW_EH_PE_absptr = 0x00, DW_EH_PE_pcrel = 0x10, DW_EH_PE_datarel = 0x30, DW_EH_PE_indirect = 0x80 };
 enum { DWARF_RBP = 6, DWARF_RSP = 7, DWARF_RA = 16 };
-
-/* How a cached rule finds the CFA, or why the walk stops at its frame. The two common
- * kinds come first, so the walk tells them from the rest with one comparison; in those,
- * the caller's rbp is unchanged (rbp_offset 0) or saved at CFA + rbp_offset (<= -8). */
-enum { CFA_RSP, CFA_RBP, CFA_REALIGNED, FRAME_LAST, FRAME_UNSUPPORTED };
-/* A register's rule in a CFA program; a CFA_REALIGNED rule keeps rbp's in `extra`
- * (gcc's realigned frames save the caller's rbp at rbp + 0: REG_AT_RBP). */
-enum { REG_SAME, REG_UNDEFINED, REG_AT_CFA, REG_AT_RBP, REG_UNKNOWN };
-/* Why a capture declined; an unsupported rule keeps its reason in `extra`. */
-enum { WHY_NOT_READY, WHY_NO_MODULE, WHY_NO_TABLE, WHY_NO_FDE, WHY_BAD_ENTRY, WHY_BAD_CIE, WHY_SIGNAL_FRAME };
-enum { WHY_BAD_OPCODE = WHY_SIGNAL_FRAME + 1, WHY_BAD_RULE, WHY_OFF_STACK, WHY_OTHER_STACK };
-
-typedef struct {
-    uintptr_t ip; /* the return address; 0 marks an empty slot */
-    int32_t cfa_offset;
-    int16_t rbp_offset;
-    uint8_t kind;  /* CFA_* or FRAME_* */
-    uint8_t extra; /* REG_* of rbp for CFA_REALIGNED, WHY_* for FRAME_UNSUPPORTED */
-} md_rule;
-_Static_assert(sizeof(md_rule) == 16, "a rule is two words");
-
-typedef struct {
-    md_rule *near;  /* copies of rules, indexed by the frame's sp; checked against ip */
-    md_rule *slots; /* all rules: open addressing by ip, linear probing; mapped on first use */
-    uint32_t capacity, used;
-    uint32_t generation;
-    int busy, retired;
-    uintptr_t stack_lo, stack_hi; /* stack_hi == 0: not known yet */
-} md_cfi_thread;
-
-static __thread md_cfi_thread self __attribute__((tls_model("initial-exec")));
-static _Atomic uint32_t generation;
-
-#ifdef MD_CFI_DIAGNOSTICS
-/* Test builds learn why, and at which return address, this thread's last capture declined. */
-__thread int md_cfi_declined_why __attribute__((tls_model("initial-exec")));
-__thread uintptr_t md_cfi_declined_ip __attribute__((tls_model("initial-exec")));
-const char *const md_cfi_reasons[] = {"not ready",    "no module", "no table", "no FDE",    "bad entry",  "bad CIE",
-                                      "signal frame", "opcode",    "bad rule", "off stack", "other stack"};
-#endif
-
-static int decline(uintptr_t ip, int why) {
-#ifdef MD_CFI_DIAGNOSTICS
-    md_cfi_declined_why = why;
-    md_cfi_declined_ip = ip;
-#else
-    (void)ip;
-    (void)why;
-#endif
-    return -1;
-}
 
 static md_rule unsupported(int why) { return (md_rule){.kind = FRAME_UNSUPPORTED, .extra = (uint8_t)why}; }
 
@@ -465,203 +395,9 @@ static int find_rule(struct dl_phdr_info *info, size_t size, void *context) {
     return 1;
 }
 
-/* ---- the per-thread cache ---- */
-
-/* Slots are addressed by byte offset; `mask` keeps an offset inside a table of `capacity`. */
-static size_t mask_of(uint32_t capacity) { return ((size_t)capacity - 1) * sizeof(md_rule); }
-
-static size_t slot_of(uintptr_t ip, size_t mask) { return (size_t)((ip * 0x9E3779B97F4A7C15ull) >> 28) & mask; }
-
-static md_rule *slot_at(md_rule *slots, size_t offset) { return (md_rule *)((char *)slots + offset); }
-
-static const md_rule *insert(md_cfi_thread *t, md_rule rule) {
-    size_t mask = mask_of(t->capacity), at = slot_of(rule.ip, mask);
-    while (slot_at(t->slots, at)->ip)
-        at = (at + sizeof(md_rule)) & mask;
-    *slot_at(t->slots, at) = rule;
-    t->used++;
-    return slot_at(t->slots, at);
-}
-
-static void forget_all(md_cfi_thread *t) {
-    memset(t->near, 0, NEAR_SLOTS * sizeof(md_rule));
-    memset(t->slots, 0, (size_t)t->capacity * sizeof(md_rule));
-    t->used = 0;
-}
-
-/* Doubles the table; 0 when it is at its cap or memory is short. */
-static int grow(md_cfi_thread *t) {
-    if (t->capacity >= MAX_SLOTS) return 0;
-    md_rule *old = t->slots;
-    uint32_t old_capacity = t->capacity;
-    md_rule *slots = md_map((size_t)old_capacity * 2 * sizeof(md_rule));
-    if (!slots) return 0;
-    t->slots = slots;
-    t->capacity = old_capacity * 2;
-    t->used = 0;
-    for (uint32_t i = 0; i < old_capacity; i++)
-        if (old[i].ip) insert(t, old[i]);
-    md_unmap(old, (size_t)old_capacity * sizeof(md_rule));
-    return 1;
-}
-
-/* A cache miss: derives the rule from .eh_frame and keeps it, unsupported ones included,
- * so a frame we cannot handle costs one search, not one per capture. The table may move. */
-static __attribute__((noinline)) const md_rule *learn(md_cfi_thread *t, uintptr_t ip) {
+md_rule md_cfi_rule_from_eh_frame(uintptr_t ip) {
     md_lookup q = {.pc = ip - 1, .rule = unsupported(WHY_NO_MODULE)};
     dl_iterate_phdr(find_rule, &q);
     q.rule.ip = ip;
-    if ((t->used + 1) * 2 > t->capacity && !grow(t)) forget_all(t);
-    return insert(t, q.rule);
-}
-
-/* The cached rule for the frame that returns to `ip`, or NULL. Rules describe ip - 1,
- * since the call may be the last instruction of its function. */
-static inline const md_rule *probe(md_rule *slots, size_t mask, uintptr_t ip) {
-    for (size_t at = slot_of(ip, mask);; at = (at + sizeof(md_rule)) & mask) {
-        const md_rule *r = slot_at(slots, at);
-        if (MD_LIKELY(r->ip == ip)) return r;
-        if (!r->ip) return NULL;
-    }
-}
-
-/* ---- walking ---- */
-
-extern void *__libc_stack_end;
-
-/* Finds the calling thread's stack. The main thread's top is where the kernel left argc;
- * its bottom, as far as RLIMIT_STACK lets it grow (pthread_getattr_np would read
- * /proc/self/maps through stdio there). Other threads ask pthread_getattr_np, which
- * copies the thread's CPU affinity into a malloc'd buffer: inside the tracker's malloc
- * the recursion guard is set, so that allocation goes straight to glibc, unrecorded. */
-static void find_stack(md_cfi_thread *t, uintptr_t sp) {
-    if (gettid() == getpid()) {
-        uintptr_t top = (uintptr_t)__libc_stack_end, bottom = 0;
-        struct rlimit limit;
-        if (getrlimit(RLIMIT_STACK, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur < top)
-            bottom = top - limit.rlim_cur;
-        if (sp < bottom || sp >= top) return; /* on a signal stack now: decide at a later capture */
-        t->stack_lo = bottom;
-        t->stack_hi = top;
-        return;
-    }
-    pthread_attr_t attr;
-    void *base;
-    size_t size;
-    t->stack_lo = t->stack_hi = 1; /* an empty range unless pthreads knows better: always decline */
-    if (pthread_getattr_np(pthread_self(), &attr) != 0) return;
-    if (pthread_attr_getstack(&attr, &base, &size) == 0) {
-        t->stack_lo = (uintptr_t)base;
-        t->stack_hi = (uintptr_t)base + size;
-    }
-    pthread_attr_destroy(&attr);
-}
-
-/* Readies the thread's state for a capture from `sp`: 0, or why it must decline. */
-static int prepare(md_cfi_thread *t, uintptr_t sp) {
-    if (t->retired) return WHY_NOT_READY;
-    if (MD_UNLIKELY(!t->stack_hi)) find_stack(t, sp);
-    if (sp < t->stack_lo || sp >= t->stack_hi) return WHY_OTHER_STACK;
-    uint32_t now = atomic_load_explicit(&generation, memory_order_relaxed);
-    if (MD_UNLIKELY(!t->slots)) {
-        if (!t->near) t->near = md_map(NEAR_SLOTS * sizeof(md_rule));
-        t->slots = t->near ? md_map(MIN_SLOTS * sizeof(md_rule)) : NULL;
-        if (!t->slots) return WHY_NOT_READY;
-        t->capacity = MIN_SLOTS;
-        t->used = 0;
-        t->generation = now;
-    } else if (MD_UNLIKELY(now != t->generation)) {
-        forget_all(t);
-        t->generation = now;
-    }
-    return 0;
-}
-
-/* Steps over a frame the common rules do not cover: a realigned one, whose CFA is read
- * from the frame, or the last one. Returns 1 with the CFA and the caller's rbp, 0 at the
- * end of the stack, or -1 to decline. Reads stay in [sp, hi). */
-static __attribute__((noinline)) int step_unusual(const md_rule *r, uintptr_t sp, uintptr_t hi, uintptr_t *cfa,
-                                                  uintptr_t *rbp) {
-    if (r->kind != CFA_REALIGNED) return r->kind == FRAME_LAST ? 0 : decline(r->ip, r->extra);
-    uintptr_t at = *rbp + r->cfa_offset;
-    if (at < sp || at > hi - 8) return decline(r->ip, WHY_OFF_STACK);
-    *cfa = *(const uintptr_t *)at;
-    if (*cfa <= sp || *cfa > hi || (*cfa & 7)) return decline(r->ip, WHY_OFF_STACK);
-    if (r->extra == REG_SAME) return 1;
-    at = (r->extra == REG_AT_CFA ? *cfa : *rbp) + r->rbp_offset;
-    if (at < sp || at > *cfa - 8) return decline(r->ip, WHY_OFF_STACK);
-    *rbp = *(const uintptr_t *)at;
-    return 1;
-}
-
-/* Steps from our own frame (rbp-based, as __builtin_frame_address makes it) outwards.
- * Each CFA must be aligned and lie above the last (the frame's sp), at most at hi; the
- * return address and the saved rbp are then read from the frame being stepped, [sp, cfa). */
-static inline int walk(md_cfi_thread *t, const uintptr_t *fp, uintptr_t *out, int max) {
-    const uintptr_t hi = t->stack_hi;
-    uintptr_t sp = (uintptr_t)fp + 16, rbp = fp[0], ip = fp[1], cfa;
-    md_rule *near = t->near, *slots = t->slots;
-    size_t mask = mask_of(t->capacity);
-    uintptr_t *next = out, *end = out + max;
-    while (ip) {
-        *next++ = ip;
-        if (next == end) break;
-        md_rule *r = &near[(sp >> 4) & (NEAR_SLOTS - 1)];
-        if (MD_UNLIKELY(r->ip != ip)) {
-            const md_rule *found = probe(slots, mask, ip);
-            if (MD_UNLIKELY(!found)) {
-                found = learn(t, ip);
-                slots = t->slots;
-                mask = mask_of(t->capacity);
-            }
-            *r = *found;
-        }
-        if (MD_LIKELY(r->kind <= CFA_RBP)) {
-            cfa = (r->kind == CFA_RBP ? rbp : sp) + r->cfa_offset;
-            if (cfa <= sp || cfa > hi || (cfa & 7)) return decline(ip, WHY_OFF_STACK);
-            if (r->rbp_offset) {
-                uintptr_t at = cfa + r->rbp_offset;
-                if (at < sp) return decline(ip, WHY_OFF_STACK);
-                rbp = *(const uintptr_t *)at;
-            }
-        } else {
-            uintptr_t unusual_cfa, unusual_rbp = rbp; /* copies keep cfa and rbp in registers */
-            int status = step_unusual(r, sp, hi, &unusual_cfa, &unusual_rbp);
-            if (status <= 0) return status ? -1 : (int)(next - out);
-            cfa = unusual_cfa;
-            rbp = unusual_rbp;
-        }
-        ip = ((const uintptr_t *)cfa)[-1];
-        sp = cfa;
-    }
-    return (int)(next - out);
-}
-
-/* Allocation-free after the thread's first call (see find_stack); async-signal-safe in
- * that a call interrupting another on the same thread declines rather than touching the
- * cache. dl_iterate_phdr, on a miss, takes the loader's lock. */
-__attribute__((noinline)) int md_cfi_backtrace(uintptr_t *out, int max) {
-    md_cfi_thread *t = &self;
-    const uintptr_t *fp = __builtin_frame_address(0);
-    if (max <= 0) return 0;
-    if (t->busy) return decline(0, WHY_NOT_READY);
-    t->busy = 1;
-    atomic_signal_fence(memory_order_seq_cst);
-    int why = prepare(t, (uintptr_t)fp);
-    int n = why ? decline(0, why) : walk(t, fp, out, max);
-    atomic_signal_fence(memory_order_seq_cst);
-    t->busy = 0;
-    return n;
-}
-
-/* Async-signal-safe, allocation-free, lock-free. */
-void md_cfi_flush(void) { atomic_fetch_add_explicit(&generation, 1, memory_order_relaxed); }
-
-/* Allocation-free. Not for a signal handler that may interrupt a capture on this thread. */
-void md_cfi_thread_exit(void) {
-    md_cfi_thread *t = &self;
-    t->retired = 1;
-    if (t->slots) md_unmap(t->slots, (size_t)t->capacity * sizeof(md_rule));
-    if (t->near) md_unmap(t->near, NEAR_SLOTS * sizeof(md_rule));
-    t->slots = t->near = NULL;
+    return q.rule;
 }
