@@ -134,7 +134,7 @@ public enum ReportLayout {
     /// `heap leak +229.5 KiB (+918 blocks), +20.7 MiB/h, suppressed by leak:pattern`.
     public static func siteHeadline(_ s: SiteAnalysis) -> String {
         var head = "\(s.metric.title) \(s.trend.classification.rawValue) \(Units.formatDelta(s.growthBytes))"
-        head += " (\(s.growthCount >= 0 ? "+" : "")\(plural(s.growthCount, "block")))"
+        head += " (\(s.growthCount >= 0 ? "+" : "")\(plural(s.growthCount, s.metric.countNoun)))"
         head += ", \(Units.formatDelta(Int64(s.trend.sustainedSlopePerHour)))/h"
         if let pattern = s.suppressedBy { head += ", suppressed by leak:\(pattern)" }
         return head

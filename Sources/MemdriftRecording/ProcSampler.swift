@@ -24,6 +24,8 @@ final class ProcSampler {
     /// The tracker's file (canonical path); processes that map it write their own snapshots.
     private let tracker: String?
     private var images: [ProcessKey: Image] = [:]
+    /// memdrift's own executable: a child between fork and exec is still memdrift, not the program.
+    private let ownExecutable = TrackerLocator.executablePath()
     private var due: UInt64 = 0
     /// Failures already reported, so each is said once.
     private var reported: Set<String> = []
@@ -58,6 +60,7 @@ final class ProcSampler {
             let key = ProcessKey(pid: pid, startTicks: stat.startTicks)
             alive.insert(key)
             let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/exe")) ?? ""
+            guard executable != ownExecutable else { continue }
             var image: Image
             if let known = images[key], known.executable == executable {
                 image = known

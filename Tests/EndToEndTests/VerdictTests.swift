@@ -80,12 +80,17 @@ private func firstSuspectFunction(_ p: [String: Any]) -> String? {
         #expect((p["heap"] as? [String: Any])?["classification"] as? String == "sawtooth")
     }
 
-    @Test func anonymousMmapGrowthIsGrowthNotLeak() throws {
+    /// Anonymous mmap the malloc heap never sees: the mapping function is named, as a mapped leak.
+    @Test func anonymousMmapGrowthIsAMappedLeakAtItsMappingFunction() throws {
         let r = try report("mmap")
-        #expect(r["verdict"] as? String == "growth")
+        #expect(r["verdict"] as? String == "leak")
         let p = try #require(processes(r).first)
         #expect((p["rss"] as? [String: Any])?["classification"] as? String == "leak")
         #expect((p["heap"] as? [String: Any])?["classification"] as? String == "stable")
+        #expect(firstSuspectFunction(p) == "map_region")
+        #expect((p["suspects"] as? [[String: Any]])?.first?["metric"] as? String == "heap.mapped")
+        let explained = try #require((p["rss_explained"] as? [String: Any])?["explained_fraction"] as? Double)
+        #expect(explained > 0.8)
     }
 
     @Test func slowLeakUnderChurnIsFoundInSixtySeconds() throws {

@@ -18,7 +18,11 @@ import Testing
         #expect(t.samples.map(\.time) == [1, 2, 3])
         #expect(t.samples.map { $0.metrics[.heapMalloc] } == [5096, 6096, 7096])
         let heap = try #require(t.attributed[.heapMalloc])
-        #expect(heap.sites.count == 3)  // the empty stack, the leak and a steady one
+        #expect(heap.sites.count == 4)  // the empty stack, the leak, a steady one and one that only maps
+        // Mapped memory, by the same call sites.
+        let mapped = try #require(t.attributed[.heapMapped])
+        #expect(t.samples.allSatisfy { $0.metrics[.heapMapped] != nil })
+        #expect(mapped.sites.count == 2 && mapped.sites.allSatisfy { heap.position(of: $0) != nil })
         let leak = try #require(heap.sites.firstIndex { $0.frames.count == 3 })
         #expect(heap.histories[leak].liveBytes(at: [0, 1, 2]) == [1000, 2000, 3000])
         #expect(heap.histories[leak].counters(at: 2).allocatedBytes == 9000)

@@ -27,6 +27,15 @@ public struct MetricName: RawRepresentable, Sendable, Hashable, Comparable, Coda
     /// V8's live JavaScript heap from its sampling heap profiler.
     public static let jsHeap: MetricName = "js.heap"
 
+    /// What a call site's count of this metric counts: `block`, `mapping`, `object`.
+    public var countNoun: String {
+        switch self {
+        case .heapMapped: "mapping"
+        case .goInuse, .jsHeap: "object"
+        default: "block"
+        }
+    }
+
     /// How reports name the metric.
     public var title: String {
         switch self {

@@ -78,6 +78,7 @@ struct TrackerTimelineBuilder {
     private var startMonotonic: UInt64 = 0
     /// Per stack id: the site's index in the heap metric, -1 until seen. Ids are stable within an image.
     private var siteOfStack: [Int] = []
+    private var mappedSiteOfStack: [Int] = []
     private var identities: [ModuleIdentity] = []
 
     init(name: String, options: TimelineReadOptions, perfMap: PerfMap? = nil) {
@@ -127,23 +128,53 @@ struct TrackerTimelineBuilder {
         var heap = t.attributed[.heapMalloc] ?? AttributedMetric()
         heap.sampleRate = header.sampleRate
         for stack in snapshot.stacks {
-            let id = Int(stack.id)
-            if id >= siteOfStack.count { siteOfStack += [Int](repeating: -1, count: id + 1 - siteOfStack.count) }
-            var site = siteOfStack[id]
-            if site < 0 {
-                site = heap.index(of: callSite(stack))
-                siteOfStack[id] = site
-            }
-            let counters =
-                options.includeAllocations
-                ? SiteCounters(
-                    liveBytes: Int64(clamping: stack.liveBytes), liveCount: Int64(clamping: stack.liveCount),
-                    allocatedBytes: Int64(clamping: stack.allocatedBytes), allocatedCount: Int64(clamping: stack.allocatedCount))
-                : SiteCounters(liveBytes: Int64(clamping: stack.liveBytes), liveCount: Int64(clamping: stack.liveCount))
-            heap.record(counters, site: site, at: index)
+            let site = heapSite(stack, in: &heap)
+            heap.record(
+                counters(stack.liveBytes, stack.liveCount, stack.allocatedBytes, stack.allocatedCount), site: site, at: index)
         }
         t.attributed[.heapMalloc] = heap
+        // Mappings the program made itself, by the same stacks (trackers that record them write figure 40).
+        if f.values[ProcessFigures.ID.mappedLiveBytes.rawValue] != nil {
+            if t.sources.count == 1 { t.sources.append(TimelineSource(kind: "tracker", title: "tracker mapped")) }
+            t.samples[index].metrics[.heapMapped] = Double(f.mappedLiveBytes)
+            var mapped = t.attributed[.heapMapped] ?? AttributedMetric()
+            mapped.sampleRate = header.sampleRate
+            for m in snapshot.mapped {
+                guard let site = mappedSite(m.stackID, heap: heap, in: &mapped) else { continue }
+                mapped.record(counters(m.liveBytes, m.liveCount, m.mappedBytes, m.mappedCount), site: site, at: index)
+            }
+            t.attributed[.heapMapped] = mapped
+        }
         timeline = t
+    }
+
+    private func counters(_ liveBytes: UInt64, _ liveCount: UInt64, _ allocatedBytes: UInt64, _ allocatedCount: UInt64)
+        -> SiteCounters
+    {
+        SiteCounters(
+            liveBytes: Int64(clamping: liveBytes), liveCount: Int64(clamping: liveCount),
+            allocatedBytes: options.includeAllocations ? Int64(clamping: allocatedBytes) : 0,
+            allocatedCount: options.includeAllocations ? Int64(clamping: allocatedCount) : 0)
+    }
+
+    /// The heap metric's site of a stack, added on first sight (ids are stable within an image).
+    private mutating func heapSite(_ stack: CallStack, in heap: inout AttributedMetric) -> Int {
+        let id = Int(stack.id)
+        if id >= siteOfStack.count { siteOfStack += [Int](repeating: -1, count: id + 1 - siteOfStack.count) }
+        if siteOfStack[id] < 0 { siteOfStack[id] = heap.index(of: callSite(stack)) }
+        return siteOfStack[id]
+    }
+
+    /// The mapped metric's site of a stack: the same call site as the heap's for that stack id.
+    private mutating func mappedSite(_ stackID: UInt32, heap: AttributedMetric, in mapped: inout AttributedMetric) -> Int? {
+        let id = Int(stackID)
+        if id < mappedSiteOfStack.count, mappedSiteOfStack[id] >= 0 { return mappedSiteOfStack[id] }
+        guard id < siteOfStack.count, siteOfStack[id] >= 0 else { return nil }
+        if id >= mappedSiteOfStack.count {
+            mappedSiteOfStack += [Int](repeating: -1, count: id + 1 - mappedSiteOfStack.count)
+        }
+        mappedSiteOfStack[id] = mapped.index(of: heap.sites[siteOfStack[id]])
+        return mappedSiteOfStack[id]
     }
 
     /// The image number from the series name (`pid-4217.2` is image 2).
