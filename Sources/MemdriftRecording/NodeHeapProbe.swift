@@ -128,11 +128,11 @@ public enum NodeHeapProbe {
             try {
                 inspector = require('inspector');
             } catch (error) {
-                complain('this node has no inspector (' + (error && error.code ? error.code : message(error)) + '); the JS heap is not recorded');
+                complain('this node has no inspector (' + (error && error.code ? error.code : message(error)) + '); the JavaScript heap is not recorded');
                 return;
             }
             if (inspector.url() !== undefined) {
-                complain('the inspector is in use (--inspect); the JS heap of pid ' + process.pid + ' is not recorded');
+                complain('the inspector is in use (--inspect); the JavaScript heap of pid ' + process.pid + ' is not recorded');
                 return;
             }
 
@@ -241,11 +241,13 @@ public enum NodeHeapProbe {
             function sample(reason) {
                 if (stopped) return;
                 try {
-                    // Time and memory first: building the profile allocates on the heap it describes.
                     const now = hrtime();
                     const wallClockMillis = Date.now();
+                    // V8 collects all garbage before it reports the profile: memory measured after that
+                    // is the live heap (and the profile itself), free of the garbage a sawtooth is made of.
+                    const profile = call('HeapProfiler.getSamplingProfile', {}).profile;
                     const memory = memoryUsage.call(process);
-                    const { strings, nodes } = flatten(call('HeapProfiler.getSamplingProfile', {}).profile);
+                    const { strings, nodes } = flatten(profile);
                     if (directory === null) directory = claimDirectory();
                     sequence += 1;
                     const body = stringify({
