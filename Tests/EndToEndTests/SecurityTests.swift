@@ -131,7 +131,7 @@ import Testing
             // The control: the command line and executable path are recorded, so the search reads the right bytes.
             if bytes.range(of: Data(program.utf8)) != nil { programMentions += 1 }
         }
-        #expect(searched == 3)  // session.json and one snapshot per image
+        #expect(searched == 4)  // session.json, the Node.js probe and one snapshot per image
         #expect(programMentions == 3)
     }
 
