@@ -4,7 +4,7 @@ import MemdriftRecording
 import Testing
 
 extension Tag {
-    /// Runs real programs for seconds; a quick loop skips them with `swift test --skip NodeHeap`.
+    /// Runs real programs for seconds; a quick loop skips them (`swift test --skip NodeHeapTests`).
     @Tag static var slow: Self
 }
 
