@@ -21,7 +21,8 @@ public struct RunOptions: Sendable {
     public var grace: Double = 5
     /// No progress line and no summary: only the session is written.
     public var quiet = false
-    /// Ask the runtimes memdrift recognises to name their JIT and interpreter code (perf maps).
+    /// Ask the runtimes memdrift recognises to name their JIT and interpreter code (perf maps), and
+    /// load their heap probes (Node.js: V8's sampling heap profiler).
     public var runtimeSupport = true
 
     /// Options for running `command` with the defaults.
@@ -70,7 +71,7 @@ public final class Recorder {
         } catch {
             // Nothing ran: leave no empty session behind.
             let contents = (try? FileManager.default.contentsOfDirectory(atPath: sessionPath)) ?? []
-            if contents.allSatisfy({ $0 == Session.descriptionFileName }) {
+            if contents.allSatisfy({ $0 == Session.descriptionFileName || $0 == NodeHeapProbe.directoryName }) {
                 try? FileManager.default.removeItem(atPath: sessionPath)
             }
             throw error
@@ -89,7 +90,14 @@ public final class Recorder {
         env["MEMDRIFT_INTERVAL_MS"] = String(Int((options.interval * 1000).rounded()))
         env["MEMDRIFT_DEPTH"] = String(options.depth)
         env["MEMDRIFT_SAMPLE_RATE"] = String(options.sampleRate)
-        if options.runtimeSupport { RuntimeSupport.enable(in: &env) }
+        if options.runtimeSupport {
+            RuntimeSupport.enable(in: &env)
+            do {
+                env.merge(try NodeHeapProbe.install(sessionPath: session, environment: env)) { $1 }
+            } catch {
+                progress.note("\(error); the JavaScript heap is not recorded")
+            }
+        }
         return env
     }
 
