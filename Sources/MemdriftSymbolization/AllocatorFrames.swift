@@ -1,3 +1,5 @@
+import MemdriftCore
+
 /// Allocator and runtime frames that reports fold away so the first frame shown is the code that asked for memory.
 public enum AllocatorFrames {
     /// The C allocation API, its glibc entry points and glibc's internal workers.
@@ -84,9 +86,10 @@ public enum AllocatorFrames {
         return Array(frames[first...])
     }
 
-    /// A runtime's own source: node's built-in modules.
+    /// A runtime's own source: node's built-in modules and V8's builtins.
     static func isRuntimeSource(_ frame: SymbolizedFrame) -> Bool {
-        frame.runtime == "js" && (frame.file?.hasPrefix("node:") ?? false)
+        guard frame.runtime == "js" else { return false }
+        return JSHeapSamples.isRuntimeFrame(SourceFrame(runtime: "js", function: frame.function ?? "", file: frame.file))
     }
 
     /// glibc's C library and dynamic loader, whose `_`-prefixed frames are internal plumbing.

@@ -273,6 +273,19 @@ func monotonicNow() -> UInt64 {
         let first = try #require(periodic.first), last = try #require(periodic.last)
         let top = try #require(topGrower(from: first, to: last))
         #expect(top.site.frames.first?.function == "rememberSession" && top.growth > 1 << 20)
+
+        // The report judges the JavaScript heap beside the tracker's: the leak is named in JavaScript.
+        let report = try launch(Built.memdrift, ["report", "--json", session])
+        let json = try #require(try JSONSerialization.jsonObject(with: report.stdout) as? [String: Any])
+        let process = try #require((json["processes"] as? [[String: Any]])?.first { $0["pid"] as? Int == Int(series[0].pid) })
+        #expect(process["verdict"] as? String == "leak")
+        #expect((process["sources"] as? [String])?.contains("js heap") == true)
+        let suspect = try #require((process["suspects"] as? [[String: Any]])?.first)
+        #expect(suspect["metric"] as? String == "js.heap")
+        let frame = try #require((suspect["frames"] as? [[String: Any]])?.first)
+        #expect(frame["function"] as? String == "rememberSession")
+        #expect(frame["file"] as? String == app)
+        #expect(frame["line"] as? Int == (try NodeService.line(of: "rememberSession", in: app)))
     }
 }
 

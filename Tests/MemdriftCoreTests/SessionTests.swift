@@ -90,3 +90,38 @@ func write(_ snapshot: Snapshot, to path: String) throws {
         #expect(Set([site, copy]).count == 1)
     }
 }
+
+@Suite struct TimelineMergeTests {
+    /// Another source's samples join in time order; the tracker's call sites keep their values, and
+    /// the new metric's sites hold nothing where a sample does not list them.
+    @Test func samplesOfAnotherSourceJoinInTimeOrder() throws {
+        var t = ProcessTimeline(
+            pid: 1, image: 1, parentPID: 0, name: "pid-1", executable: "/x", commandLine: [], startWallClockNanos: 0)
+        t.startMonotonicNanos = 1_000_000_000
+        var heap = AttributedMetric()
+        let native = heap.index(of: CallSite(frames: [.native(NativeFrame(module: .unknown, offset: 1))]))
+        for (i, seconds) in [1.0, 3.0].enumerated() {
+            t.samples.append(
+                Sample(
+                    time: seconds, wallClockNanos: 0, reason: .interval, isFinal: false, metrics: [.heapMalloc: 10],
+                    origin: SampleOrigin(path: "", sequence: UInt64(i + 1))))
+            heap.record(SiteCounters(liveBytes: Int64(10 * (i + 1))), site: native, at: i)
+        }
+        t.attributed[.heapMalloc] = heap
+        let js = CallSite(frames: [.source(SourceFrame(runtime: "js", function: "keep", file: "a.js", line: 1))])
+        func sample(_ seconds: UInt64, _ bytes: Int64?) -> SourceSample {
+            SourceSample(
+                monotonicNanos: (1 + seconds) * 1_000_000_000, wallClockNanos: 0, reason: .interval, isFinal: false,
+                metrics: [.jsHeap: 5], origin: SampleOrigin(path: "", sequence: seconds),
+                sites: [.jsHeap: bytes.map { [(site: js, counters: SiteCounters(liveBytes: $0))] } ?? []])
+        }
+        t.merge([sample(4, nil), sample(2, 7)], from: TimelineSource(kind: "js", title: "js heap"), sampleRates: [.jsHeap: 64])
+        #expect(t.samples.map(\.time) == [1, 2, 3, 4])
+        #expect(t.sources.map(\.kind) == ["js"])
+        #expect(t.attributed[.heapMalloc]?.histories[native].liveBytes(at: [0, 1, 2, 3]) == [10, 10, 20, 20])
+        let table = try #require(t.attributed[.jsHeap])
+        #expect(table.sampleRate == 64)
+        #expect(table.histories[0].liveBytes(at: [1, 3]) == [7, 0])
+        #expect(t.sampleIndices(measuring: .jsHeap) == [1, 3])
+    }
+}

@@ -105,9 +105,20 @@ public struct GrowthExplanation: Sendable {
     public var parts: [(metric: MetricName, growth: Double)]
 
     /// The explained fraction of the own RSS growth, nil when RSS did not grow materially.
+    ///
+    /// A runtime's heap (`js.heap`, `go.inuse`) lives in pages the runtime mapped itself, which
+    /// `heap.mapped` counts too: the two are not added up, the larger stands for both.
     public var fraction: Double? {
         guard ownRSSGrowth >= 1024 * 1024 else { return nil }
-        return max(0, parts.reduce(0) { $0 + $1.growth }) / ownRSSGrowth
+        var separate = 0.0, runtimeHeaps = 0.0, mapped = 0.0
+        for (metric, growth) in parts {
+            switch metric {
+            case .heapMapped: mapped += growth
+            case .jsHeap, .goInuse: runtimeHeaps += growth
+            default: separate += growth
+            }
+        }
+        return max(0, separate + max(mapped, runtimeHeaps)) / ownRSSGrowth
     }
 }
 

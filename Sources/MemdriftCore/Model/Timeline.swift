@@ -123,8 +123,13 @@ public struct SiteHistory: Sendable {
         return out
     }
 
-    /// Whether live bytes change anywhere within `samples`.
+    /// How many times the counters changed.
     public var changes: Int { indices.count }
+
+    /// Renumbers the samples after others were merged in: old index `i` becomes `newIndex[i]`.
+    mutating func renumber(_ newIndex: [Int]) {
+        for i in indices.indices { indices[i] = Int32(newIndex[Int(indices[i])]) }
+    }
 }
 
 /// Why a sample was taken.
@@ -213,6 +218,11 @@ public struct AttributedMetric: Sendable {
         histories[siteIndex].record(counters, at: sample)
     }
 
+    /// Renumbers every history's samples (see `SiteHistory.renumber`).
+    mutating func renumber(_ newIndex: [Int]) {
+        for i in histories.indices { histories[i].renumber(newIndex) }
+    }
+
     /// The position of `site`, if it ever appeared.
     public func position(of site: CallSite) -> Int? { indexOfSite[site] }
 
@@ -255,6 +265,9 @@ public struct ProcessTimeline: Sendable {
     public var commandLine: [String]
     /// When the process image started (or was first seen), ns since the Unix epoch.
     public var startWallClockNanos: UInt64
+    /// The same moment on CLOCK_MONOTONIC, which every source stamps its samples with: a sample's
+    /// `time` is seconds since it.
+    public var startMonotonicNanos: UInt64 = 0
     /// Every source that contributed, in the order they were read.
     public var sources: [TimelineSource] = []
     /// Samples in time order.
@@ -331,6 +344,89 @@ public struct SampleRef: Sendable {
     /// Every call site holding or having held something at this sample, per attributed metric.
     public func sites(_ metric: MetricName) -> [(site: CallSite, counters: SiteCounters)] {
         timeline.attributed[metric]?.counters(at: index) ?? []
+    }
+}
+
+/// A sample of another source (a runtime's heap profile) before it joins a process's timeline.
+public struct SourceSample: Sendable {
+    /// CLOCK_MONOTONIC when it was taken.
+    public var monotonicNanos: UInt64
+    public var wallClockNanos: UInt64
+    public var reason: SampleReason
+    public var isFinal: Bool
+    public var metrics: [MetricName: Double]
+    public var origin: SampleOrigin
+    /// Every call site holding something, per attributed metric; a site not listed holds nothing.
+    public var sites: [MetricName: [(site: CallSite, counters: SiteCounters)]]
+
+    /// Creates a sample.
+    public init(
+        monotonicNanos: UInt64, wallClockNanos: UInt64, reason: SampleReason, isFinal: Bool, metrics: [MetricName: Double],
+        origin: SampleOrigin, sites: [MetricName: [(site: CallSite, counters: SiteCounters)]]
+    ) {
+        self.monotonicNanos = monotonicNanos
+        self.wallClockNanos = wallClockNanos
+        self.reason = reason
+        self.isFinal = isFinal
+        self.metrics = metrics
+        self.origin = origin
+        self.sites = sites
+    }
+}
+
+extension ProcessTimeline {
+    /// Merges the samples of another source into the timeline, in time order. Call sites of an
+    /// attributed metric that a sample does not list hold nothing at that sample.
+    ///
+    /// `sampleRates` marks the metrics whose site counters are estimates (mean bytes between samples).
+    public mutating func merge(_ incoming: [SourceSample], from source: TimelineSource, sampleRates: [MetricName: UInt64] = [:]) {
+        guard !incoming.isEmpty else { return }
+        if !sources.contains(source) { sources.append(source) }
+        let added = incoming.sorted { $0.monotonicNanos < $1.monotonicNanos }.map { s in
+            (
+                Sample(
+                    time: Double(Int64(bitPattern: s.monotonicNanos &- startMonotonicNanos)) / 1e9,
+                    wallClockNanos: s.wallClockNanos,
+                    reason: s.reason, isFinal: s.isFinal, metrics: s.metrics, origin: s.origin), s.sites
+            )
+        }
+        // Merge by time; the old samples keep their order and get new indices.
+        var merged: [Sample] = []
+        merged.reserveCapacity(samples.count + added.count)
+        var newIndex = [Int](repeating: 0, count: samples.count)
+        var addedAt: [Int] = []
+        var i = 0, j = 0
+        while i < samples.count || j < added.count {
+            if j == added.count || (i < samples.count && samples[i].time <= added[j].0.time) {
+                newIndex[i] = merged.count
+                merged.append(samples[i])
+                i += 1
+            } else {
+                addedAt.append(merged.count)
+                merged.append(added[j].0)
+                j += 1
+            }
+        }
+        samples = merged
+        for metric in attributed.keys { attributed[metric]?.renumber(newIndex) }
+        // Record the new counters, and zero for sites a sample no longer lists.
+        var holding: [MetricName: Set<Int>] = [:]
+        for (position, (_, sites)) in added.enumerated() {
+            let index = addedAt[position]
+            for (metric, list) in sites {
+                var table = attributed[metric] ?? AttributedMetric()
+                if let rate = sampleRates[metric] { table.sampleRate = rate }
+                var now: Set<Int> = []
+                for (site, counters) in list {
+                    let s = table.index(of: site)
+                    table.record(counters, site: s, at: index)
+                    now.insert(s)
+                }
+                for s in holding[metric, default: []] where !now.contains(s) { table.record(.zero, site: s, at: index) }
+                holding[metric] = now
+                attributed[metric] = table
+            }
+        }
     }
 }
 

@@ -51,6 +51,7 @@ public enum TimelineReader {
             }
             if let timeline = builder.timeline { processes.append(timeline) }
         }
+        JavaScriptHeaps.merge(sessionPath: path, into: &processes, warnings: &warnings)
         guard !processes.isEmpty else {
             if let first = warnings.first, warnings.count == 1 { throw .unusable(path: path, reason: first) }
             if !warnings.isEmpty {
@@ -75,7 +76,6 @@ struct TrackerTimelineBuilder {
     /// Names code no module holds (JIT and interpreter code), from the runtime's perf map.
     let perfMap: PerfMap?
     private(set) var timeline: ProcessTimeline?
-    private var startMonotonic: UInt64 = 0
     /// Per stack id: the site's index in the heap metric, -1 until seen. Ids are stable within an image.
     private var siteOfStack: [Int] = []
     private var mappedSiteOfStack: [Int] = []
@@ -99,7 +99,7 @@ struct TrackerTimelineBuilder {
                 header.isObserved
                     ? TimelineSource(kind: "proc", title: "/proc") : TimelineSource(kind: "tracker", title: "tracker heap")
             ]
-            startMonotonic = header.startMonotonicNanos
+            t.startMonotonicNanos = header.startMonotonicNanos
             timeline = t
         }
         guard var t = timeline else { return }
@@ -115,7 +115,7 @@ struct TrackerTimelineBuilder {
         let index = t.samples.count
         t.samples.append(
             Sample(
-                time: Double(header.monotonicNanos &- startMonotonic) / 1e9, wallClockNanos: header.wallClockNanos,
+                time: Double(header.monotonicNanos &- t.startMonotonicNanos) / 1e9, wallClockNanos: header.wallClockNanos,
                 reason: SampleReason(header.reason), isFinal: header.isFinal, metrics: metrics,
                 origin: SampleOrigin(path: path, sequence: header.sequence)))
         if !snapshot.commandLine.isEmpty { t.commandLine = snapshot.commandLine }
@@ -211,6 +211,48 @@ extension SampleReason {
         case .api: self = .api
         case .start: self = .start
         case .other: self = .other
+        }
+    }
+}
+
+/// The Node.js probe's samples (`js-<pid>[-worker-<tid>]`): a process's main isolate joins that
+/// process's timeline as the `js.heap` metric; a worker thread's isolate, with a heap of its own, is
+/// a timeline of its own.
+enum JavaScriptHeaps {
+    static let source = TimelineSource(kind: "js", title: "js heap")
+
+    static func merge(sessionPath: String, into processes: inout [ProcessTimeline], warnings: inout [String]) {
+        for series in JSHeapSeries.list(sessionPath: sessionPath) {
+            let (samples, problems) = JSHeapSamples.read(directory: series.path)
+            warnings += problems.map { "skipped \($0)" }
+            guard let first = samples.first else { continue }
+            let incoming = samples.map { s in
+                SourceSample(
+                    monotonicNanos: s.monotonicNanos, wallClockNanos: s.wallClockNanos, reason: s.reason,
+                    isFinal: s.reason == .exit, metrics: [.jsHeap: Double(s.memory.heapUsed)],
+                    origin: SampleOrigin(path: s.path, sequence: s.sequence), sites: [.jsHeap: s.sites])
+            }
+            let rates: [MetricName: UInt64] = [.jsHeap: first.samplingInterval]
+            // The main isolate belongs to the newest image of its pid that had started by its first sample.
+            let owner =
+                series.threadID == 0
+                ? processes.indices.filter {
+                    processes[$0].pid == series.pid && processes[$0].startMonotonicNanos <= first.monotonicNanos
+                }
+                .max { processes[$0].image < processes[$1].image } : nil
+            if let owner {
+                processes[owner].merge(incoming, from: source, sampleRates: rates)
+                continue
+            }
+            let process = processes.first { $0.pid == series.pid }
+            var t = ProcessTimeline(
+                pid: series.pid, image: series.image, parentPID: first.parentPID, name: series.name,
+                executable: process?.executable ?? "node",
+                commandLine: (process?.commandLine ?? ["node"]) + (series.threadID == 0 ? [] : ["[worker \(series.threadID)]"]),
+                startWallClockNanos: first.wallClockNanos)
+            t.startMonotonicNanos = first.monotonicNanos
+            t.merge(incoming, from: source, sampleRates: rates)
+            processes.append(t)
         }
     }
 }
