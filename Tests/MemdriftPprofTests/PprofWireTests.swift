@@ -1,5 +1,5 @@
 import Foundation
-import MemdriftExport
+import MemdriftPprof
 import Testing
 
 @Suite("pprof wire format")

@@ -1,5 +1,5 @@
 import Foundation
-import MemdriftExport
+import MemdriftPprof
 import Testing
 
 /// The `go` command, from PATH or where Debian's golang-go puts it; nil when go is not installed.

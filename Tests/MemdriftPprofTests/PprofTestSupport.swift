@@ -1,6 +1,6 @@
 import CZlib
 import Foundation
-import MemdriftExport
+import MemdriftPprof
 
 /// A leaky server's heap: `cache_insert` (in a plugin) holds most live bytes, while `xstrdup`,
 /// inlined into `handle_request`, allocated the most bytes overall but freed nearly all of them.
