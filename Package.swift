@@ -114,7 +114,7 @@ let package = Package(
         .testTarget(
             name: "MemdriftExportTests",
             dependencies: ["MemdriftExport", "MemdriftAnalysis", "MemdriftCore", "MemdriftSymbolization", "MemdriftTestSupport"]),
-        .testTarget(name: "MemdriftPprofTests", dependencies: ["MemdriftPprof", "CZlib"]),
+        .testTarget(name: "MemdriftPprofTests", dependencies: ["MemdriftPprof", "MemdriftCore"]),
         .testTarget(name: "MemdriftRecordingTests", dependencies: ["MemdriftRecording"]),
         .testTarget(
             name: "EndToEndTests", dependencies: ["MemdriftCore", "MemdriftSymbolization", "MemdriftRecording"],
