@@ -85,7 +85,7 @@ public enum GoHeapSamples {
         guard fstat(fd, &info) == 0 else { throw GoHeapFileError(reason: String(cString: strerror(errno))) }
         guard info.st_mode & S_IFMT == S_IFREG else { throw GoHeapFileError(reason: "not a regular file") }
         guard info.st_size <= maximumFileSize else {
-            throw GoHeapFileError(reason: "larger than \(maximumFileSize >> 20) MiB; not read")
+            throw GoHeapFileError(reason: "larger than \(Units.formatBytes(UInt64(maximumFileSize))); not read")
         }
         guard let bytes = readUpTo(Int(info.st_size), from: fd, at: 0) else {
             throw GoHeapFileError(reason: String(cString: strerror(errno)))

@@ -1,3 +1,5 @@
+import MemdriftCore
+
 /// Why bytes could not be read as a pprof profile; each message is one line.
 public enum PprofError: Error, Equatable, CustomStringConvertible {
     /// The bytes do not start with gzip's magic number; `start` is what they start with instead.
@@ -25,7 +27,8 @@ public enum PprofError: Error, Equatable, CustomStringConvertible {
             start.isEmpty ? "not a pprof profile: it is empty" : "not a pprof profile: not gzip data (starts with \(show(start)))"
         case .corruptGzip(let detail): "not a pprof profile: corrupt gzip data (\(detail))"
         case .truncatedGzip: "not a pprof profile: the gzip data ends early (truncated)"
-        case .tooLarge(let limit): "pprof profile is larger than \(limit >> 20) MiB uncompressed; not read"
+        case .tooLarge(let limit):
+            "pprof profile is larger than \(Units.formatBytes(UInt64(clamping: limit))) uncompressed; not read"
         case .truncated(let offset): "not a pprof profile: a field at byte \(offset) runs past the end of its message"
         case .malformed(let offset, let detail): "not a pprof profile: at byte \(offset): \(detail)"
         case .stringIndexOutOfRange(let index, let count):
