@@ -73,6 +73,18 @@ public struct GoHeapProfile: Sendable {
         period = profile.period
     }
 
+    /// Checks that gzipped bytes decode as a heap profile without building its call sites, which
+    /// costs several times more than decoding; `decode` may still find dangling IDs.
+    public static func validate(_ gzipped: [UInt8]) throws(PprofError) {
+        try checkSampleTypes(PprofDecoder.decode(gzipped))
+    }
+
+    private static func checkSampleTypes(_ profile: PprofProfile) throws(PprofError) {
+        guard profile.sampleTypes.contains(where: { $0.type == "inuse_space" }) else {
+            throw .notAHeapProfile(sampleTypes: profile.sampleTypes.map(\.type))
+        }
+    }
+
     /// Decodes and converts a gzipped heap profile, as Go's `/debug/pprof/heap` serves it.
     public static func decode(_ gzipped: [UInt8]) throws(PprofError) -> GoHeapProfile {
         try GoHeapProfile(PprofDecoder.decode(gzipped))

@@ -63,7 +63,7 @@ public final class GoProfileRecorder {
             return failed(Self.kind(of: error), "cannot fetch the Go heap profile from \(url): \(error)")
         }
         do throws(PprofError) {
-            _ = try GoHeapProfile.decode(body)
+            try GoHeapProfile.validate(body)
         } catch {
             return failed(.notAHeapProfile, "\(url) does not serve a Go heap profile: \(error)")
         }

@@ -166,3 +166,14 @@ struct GoHeapProfileTests {
         #expect(heap.sites.first?.counters.allocatedCount == .max)
     }
 }
+
+@Suite("Go heap profile validation")
+struct GoHeapProfileValidationTests {
+    @Test("validate accepts a heap profile and refuses other profiles and other bytes")
+    func validate() throws {
+        try GoHeapProfile.validate(PprofEncoder.encode(GoFixture.profile))
+        let cpu = PprofProfile(sampleTypes: [.init(type: "cpu", unit: "nanoseconds")])
+        #expect(throws: PprofError.notAHeapProfile(sampleTypes: ["cpu"])) { try GoHeapProfile.validate(PprofEncoder.encode(cpu)) }
+        #expect(throws: PprofError.self) { try GoHeapProfile.validate(Array("404 page not found".utf8)) }
+    }
+}
