@@ -1,5 +1,5 @@
 // libFuzzer entry point for memdrift's input parsers, built by scripts/fuzz.sh with
-// MemdriftCore's sources compiled in (not a SwiftPM target). Any trap, sanitizer report or
+// MemdriftCore's and MemdriftPprof's sources compiled in (not a SwiftPM target). Any trap, sanitizer report or
 // uncaught error is a finding: every parser must turn bad bytes into a thrown error.
 
 @_cdecl("LLVMFuzzerTestOneInput")
@@ -14,6 +14,16 @@ public func fuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
             fatalError("a decoded snapshot does not decode after re-encoding")
         }
     }
+    // The same bytes as a pprof profile: raw protobuf reaches the wire reader directly, gzipped
+    // bytes go through zlib first; what decodes must convert or throw, and encode again.
+    if let profile = try? PprofDecoder.decodeProto(bytes) {
+        _ = profile.problems()
+        _ = try? GoHeapProfile(profile)
+        guard (try? PprofDecoder.decodeProto(PprofEncoder.encodeProto(profile))) != nil else {
+            fatalError("a decoded profile does not decode after re-encoding")
+        }
+    }
+    _ = try? GoHeapProfile.decode(bytes)
     // The same bytes as option values, the way users type them.
     let text = String(decoding: bytes.prefix(64), as: UTF8.self)
     _ = try? Units.seconds(text)
