@@ -115,7 +115,9 @@ let package = Package(
             name: "MemdriftExportTests",
             dependencies: ["MemdriftExport", "MemdriftAnalysis", "MemdriftCore", "MemdriftSymbolization", "MemdriftTestSupport"]),
         .testTarget(name: "MemdriftPprofTests", dependencies: ["MemdriftPprof", "MemdriftCore"]),
-        .testTarget(name: "MemdriftRecordingTests", dependencies: ["MemdriftRecording"]),
+        .testTarget(
+            name: "MemdriftRecordingTests",
+            dependencies: ["MemdriftRecording", "MemdriftPprof", "MemdriftCore", "MemdriftSymbolization"]),
         .testTarget(
             name: "EndToEndTests", dependencies: ["MemdriftCore", "MemdriftSymbolization", "MemdriftRecording"],
             exclude: ["Golden"]),

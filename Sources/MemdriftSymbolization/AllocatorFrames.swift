@@ -57,8 +57,8 @@ public enum AllocatorFrames {
     public static func isAllocatorOrRuntime(_ frame: SymbolizedFrame) -> Bool {
         guard let function = frame.function, !function.isEmpty else { return false }
         let module = frame.module
-        // Source frames named by Go's own profiler: the module is the runtime's name.
-        if module == "go" { return isGoAllocatorOrRuntime(function) }
+        // Source frames named by Go's own profiler (StackSymbolizer makes the runtime's name their module).
+        if frame.runtime == "go" || module == "go" { return isGoAllocatorOrRuntime(function) }
         if module.hasPrefix("libmemdrift") { return true }
         let name = baseSymbolName(function)
         if mallocFamily.contains(name) || name.hasPrefix("__libc_") { return true }

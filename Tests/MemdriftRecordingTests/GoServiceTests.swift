@@ -70,6 +70,8 @@ private struct GoServiceError: Error, CustomStringConvertible {
     "Go service end to end (EndToEnd)", .tags(.slow), .serialized,
     .enabled(if: goCommand != nil, "go is not installed (scripts/test.sh installs golang-go)"))
 struct GoServiceEndToEndTests {
+    private let symbolizer = StackSymbolizer()
+
     @Test("the leaking function's live bytes grow, and it is the first frame of the top growing site")
     func leak() throws {
         let samples = try record(steady: false)
@@ -148,18 +150,9 @@ struct GoServiceEndToEndTests {
         throw GoServiceError("go-service printed no port within 20 s")
     }
 
-    /// The first frame a report shows: Go's allocator and runtime frames folded away.
+    /// The first frame a report shows: StackSymbolizer folds Go's allocator and runtime frames away.
     private func firstFrame(of site: CallSite) -> SymbolizedFrame? {
-        let frames = site.frames.map { frame -> SymbolizedFrame in
-            switch frame {
-            case .source(let source):
-                SymbolizedFrame(
-                    function: source.function, file: source.file, line: source.line, modulePath: source.runtime, address: 0)
-            case .native(let native):
-                SymbolizedFrame(modulePath: native.module.path, address: native.offset)
-            }
-        }
-        return AllocatorFrames.trimmingLeadingAllocatorFrames(frames).first
+        symbolizer.frames(of: site).first
     }
 
     /// The site whose live bytes grew most from the first sample to the last.

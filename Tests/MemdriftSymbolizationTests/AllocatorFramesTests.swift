@@ -1,3 +1,4 @@
+import MemdriftCore
 import Testing
 
 @testable import MemdriftSymbolization
@@ -127,9 +128,10 @@ struct AllocatorFramesTests {
         #expect(AllocatorFrames.trimmingLeadingAllocatorFrames(unknownFirst) == unknownFirst)
     }
 
-    /// A frame Go's heap profiler named, as the model presents a source frame: module "go".
+    /// A frame Go's heap profiler named, as StackSymbolizer presents a source frame: module and runtime "go".
     private func goFrame(_ function: String, line: Int = 10) -> SymbolizedFrame {
-        SymbolizedFrame(function: function, file: "/src/app/main.go", line: line, modulePath: "go", address: 0)
+        StackSymbolizer().symbolize(
+            .source(SourceFrame(runtime: "go", function: function, file: "/src/app/main.go", line: line)))[0]
     }
 
     @Test(
@@ -155,7 +157,8 @@ struct AllocatorFramesTests {
     }
 
     @Test("a native function named like Go's runtime is judged by the native rules")
-    func goRulesNeedTheGoModule() {
+    func goRulesNeedTheGoRuntime() {
+        #expect(goFrame("runtime.mallocgc").module == "go" && goFrame("runtime.mallocgc").runtime == "go")
         #expect(!AllocatorFrames.isAllocatorOrRuntime(frame("runtime.mallocgc", module: "/usr/bin/app")))
         #expect(AllocatorFrames.isAllocatorOrRuntime(frame("malloc", module: "/usr/bin/app")))
     }
