@@ -355,17 +355,18 @@ private struct Connection {
 
     /// One line without its CRLF (or bare LF); header lines are at most 16 KiB.
     mutating func line() throws(HTTPError) -> String {
-        var searched = start
+        // Bytes already searched, counted from `start`: fill() may move the buffer's contents.
+        var searched = 0
         while true {
-            if let newline = buffer[searched...].firstIndex(of: UInt8(ascii: "\n")) {
+            if let newline = buffer[(start + searched)...].firstIndex(of: UInt8(ascii: "\n")) {
                 var end = newline
                 if end > start && buffer[end - 1] == UInt8(ascii: "\r") { end -= 1 }
                 let text = String(decoding: buffer[start..<end], as: UTF8.self)
                 start = newline + 1
                 return text
             }
-            searched = buffer.count
-            guard buffer.count - start <= 16 << 10 else { throw .malformedResponse(detail: "a line longer than 16 KiB") }
+            searched = buffer.count - start
+            guard searched <= 16 << 10 else { throw .malformedResponse(detail: "a line longer than 16 KiB") }
             guard try fill() else { throw .closedEarly }
         }
     }

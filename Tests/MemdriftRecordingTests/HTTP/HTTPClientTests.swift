@@ -57,6 +57,24 @@ struct HTTPClientTests {
         #expect(try client.get(url(server)).body == body)
     }
 
+    @Test("chunk-size lines split across reads after the client's buffer has moved on")
+    func chunkedInPieces() throws {
+        // A 100 KiB chunk moves the read position past the point where the buffer is compacted;
+        // the small chunks after it then arrive in pieces that end inside chunk-size lines.
+        let big = [UInt8](repeating: 0x5A, count: 100 << 10)
+        let small = (0..<600).map { UInt8(truncatingIfNeeded: $0) }
+        var response = Array("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n".utf8)
+        response += Array("19000\r\n".utf8) + big + Array("\r\n".utf8)
+        for start in stride(from: 0, to: small.count, by: 3) {
+            response += Array("3\r\n".utf8) + small[start..<start + 3] + Array("\r\n".utf8)
+        }
+        response += Array("0\r\n\r\n".utf8)
+        let pieces = response
+        let server = try LoopbackServer(pieceSize: 1000) { _, _ in pieces }
+        defer { server.stop() }
+        #expect(try HTTPClient(timeout: 20).get(url(server)).body == big + small)
+    }
+
     @Test("a body that ends with the connection")
     func untilClose() throws {
         let server = try LoopbackServer { _, _ in Array("HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nall of it".utf8) }

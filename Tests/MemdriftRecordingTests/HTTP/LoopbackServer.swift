@@ -13,7 +13,9 @@ final class LoopbackServer: @unchecked Sendable {
     private var received: [String] = []
     private var stopped = false
 
-    init(respond: (@Sendable (_ index: Int, _ request: String) -> [UInt8])?) throws {
+    /// With `pieceSize`, responses go out in writes of that many bytes a few hundred microseconds
+    /// apart, so the client sees lines and chunks split across its reads.
+    init(pieceSize: Int = Int.max, respond: (@Sendable (_ index: Int, _ request: String) -> [UInt8])?) throws {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
@@ -28,7 +30,7 @@ final class LoopbackServer: @unchecked Sendable {
         self.fd = fd
         port = Self.localPort(fd)
         if let respond {
-            let thread = Thread { [self] in serve(respond) }
+            let thread = Thread { [self] in serve(respond, pieceSize: pieceSize) }
             thread.start()
         }
     }
@@ -53,7 +55,7 @@ final class LoopbackServer: @unchecked Sendable {
         if !stopped { stop() }
     }
 
-    private func serve(_ respond: @Sendable (Int, String) -> [UInt8]) {
+    private func serve(_ respond: @Sendable (Int, String) -> [UInt8], pieceSize: Int) {
         var index = 0
         while true {
             let client = accept(fd, nil, nil)
@@ -72,11 +74,11 @@ final class LoopbackServer: @unchecked Sendable {
             index += 1
             var sent = 0
             while sent < response.count {
-                let n = response.withUnsafeBytes {
-                    send(client, $0.baseAddress! + sent, response.count - sent, Int32(MSG_NOSIGNAL))
-                }
+                let size = min(pieceSize, response.count - sent)
+                let n = response.withUnsafeBytes { send(client, $0.baseAddress! + sent, size, Int32(MSG_NOSIGNAL)) }
                 if n <= 0 { break }
                 sent += n
+                if pieceSize != Int.max { usleep(300) }
             }
             close(client)
         }
