@@ -30,8 +30,11 @@ public struct GoHeapProfile: Sendable {
         let allocObjects = index("alloc_objects")
 
         var frames = try LocationFrames(profile)
-        var counters: [CallSite: SiteCounters] = [:]
-        var order: [CallSite] = []
+        // Go writes one sample per stack and object size; memdrift counts per call site. Samples
+        // are matched by their location IDs first, which is cheaper than hashing their frames.
+        var entries: [(site: CallSite, counters: SiteCounters)] = []
+        var entryOfStack: [[UInt64]: Int] = [:]
+        var entryOfSite: [CallSite: Int] = [:]
         var totalBytes: Int64 = 0, totalObjects: Int64 = 0
         for (number, sample) in profile.samples.enumerated() {
             let values = sample.values
@@ -47,26 +50,33 @@ public struct GoHeapProfile: Sendable {
             totalObjects = saturatingSum(totalObjects, sampleCounters.liveCount)
             guard sampleCounters != .zero else { continue }
 
-            var site = CallSite(frames: [])
-            for id in sample.locationIDs {
-                site.frames += try frames.frames(ofLocation: id, sample: number)
-            }
-            // Go writes one sample per stack and object size; memdrift counts per stack.
-            if let existing = counters[site] {
-                counters[site] = existing.adding(sampleCounters)
+            let entry: Int
+            if let known = entryOfStack[sample.locationIDs] {
+                entry = known
             } else {
-                counters[site] = sampleCounters
-                order.append(site)
+                var site = CallSite(frames: [])
+                for id in sample.locationIDs {
+                    site.frames += try frames.frames(ofLocation: id, sample: number)
+                }
+                if let same = entryOfSite[site] {
+                    entry = same
+                } else {
+                    entry = entries.count
+                    entries.append((site: site, counters: .zero))
+                    entryOfSite[site] = entry
+                }
+                entryOfStack[sample.locationIDs] = entry
             }
+            entries[entry].counters = entries[entry].counters.adding(sampleCounters)
         }
-        // A stable sort keeps the profile's own order among equals, so output is deterministic.
-        let sorted = order.enumerated().sorted { a, b in
-            let x = counters[a.element] ?? .zero, y = counters[b.element] ?? .zero
+        // Ties keep the profile's own order, so the output is deterministic.
+        let order = entries.indices.sorted { a, b in
+            let x = entries[a].counters, y = entries[b].counters
             if x.liveBytes != y.liveBytes { return x.liveBytes > y.liveBytes }
             if x.allocatedBytes != y.allocatedBytes { return x.allocatedBytes > y.allocatedBytes }
-            return a.offset < b.offset
+            return a < b
         }
-        sites = sorted.map { (site: $0.element, counters: counters[$0.element] ?? .zero) }
+        sites = order.filter { entries[$0].counters != .zero }.map { entries[$0] }
         inuseBytes = totalBytes
         self.inuseObjects = totalObjects
         timeNanos = profile.timeNanos
