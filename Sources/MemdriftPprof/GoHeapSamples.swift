@@ -49,7 +49,7 @@ public enum GoHeapSamples {
     }
 
     /// The `go-<pid>` directories of the session at `sessionPath`, by pid.
-    public static func series(inSession sessionPath: String) -> [(pid: Int32, path: String)] {
+    public static func series(sessionPath: String) -> [(pid: Int32, path: String)] {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: sessionPath)) ?? []
         return names.compactMap { name in pid(fromDirectoryName: name).map { (pid: $0, path: Path.join(sessionPath, name)) } }
             .sorted { $0.pid < $1.pid }

@@ -49,8 +49,8 @@ struct GoHeapSamplesTests {
         #expect(samples.first?.path == directory + "/heap-00000000000000009000.pb.gz")
         #expect(warnings == ["skipped \(damaged): not a pprof profile: the gzip data ends early (truncated)"])
 
-        #expect(GoHeapSamples.series(inSession: session).map(\.pid) == [77])
-        #expect(GoHeapSamples.series(inSession: session).first?.path == directory)
+        #expect(GoHeapSamples.series(sessionPath: session).map(\.pid) == [77])
+        #expect(GoHeapSamples.series(sessionPath: session).first?.path == directory)
     }
 
     @Test("symlinks and over-large files are not read; a missing directory is one warning")
