@@ -53,15 +53,18 @@ let package = Package(
             linkerSettings: [.linkedLibrary("elf"), .linkedLibrary("dw"), .linkedLibrary("stdc++")]),
         .target(name: "MemdriftAnalysis", dependencies: ["MemdriftCore", "MemdriftSymbolization"]),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", providers: [.apt(["zlib1g-dev"])]),
+        // The pprof model, its wire encoder and decoder, and Go heap profiles as call sites.
+        .target(name: "MemdriftPprof", dependencies: ["MemdriftCore", "CZlib"], linkerSettings: [.linkedLibrary("z")]),
         .target(
-            name: "MemdriftExport", dependencies: ["MemdriftCore", "MemdriftSymbolization", "MemdriftAnalysis", "CZlib"],
-            linkerSettings: [.linkedLibrary("z")]),
-        .target(name: "MemdriftRecording", dependencies: ["MemdriftCore", "MemdriftSymbolization", "CMemdriftSupport"]),
+            name: "MemdriftExport", dependencies: ["MemdriftCore", "MemdriftSymbolization", "MemdriftAnalysis", "MemdriftPprof"]),
+        .target(
+            name: "MemdriftRecording",
+            dependencies: ["MemdriftCore", "MemdriftSymbolization", "MemdriftPprof", "CMemdriftSupport"]),
         .executableTarget(
             name: "MemdriftCLI",
             dependencies: [
                 "MemdriftCore", "MemdriftRecording", "MemdriftSymbolization", "MemdriftAnalysis", "MemdriftExport",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "MemdriftPprof", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             linkerSettings: [.unsafeFlags(["-static-stdlib", "-l_FoundationCShims", "-l_FoundationCollections"])]),
 
@@ -110,10 +113,11 @@ let package = Package(
             dependencies: ["MemdriftAnalysis", "MemdriftCore", "MemdriftSymbolization", "MemdriftTestSupport"]),
         .testTarget(
             name: "MemdriftExportTests",
-            dependencies: [
-                "MemdriftExport", "MemdriftAnalysis", "MemdriftCore", "MemdriftSymbolization", "MemdriftTestSupport", "CZlib",
-            ]),
-        .testTarget(name: "MemdriftRecordingTests", dependencies: ["MemdriftRecording"]),
+            dependencies: ["MemdriftExport", "MemdriftAnalysis", "MemdriftCore", "MemdriftSymbolization", "MemdriftTestSupport"]),
+        .testTarget(name: "MemdriftPprofTests", dependencies: ["MemdriftPprof", "MemdriftCore"]),
+        .testTarget(
+            name: "MemdriftRecordingTests",
+            dependencies: ["MemdriftRecording", "MemdriftPprof", "MemdriftCore", "MemdriftSymbolization"]),
         .testTarget(
             name: "EndToEndTests", dependencies: ["MemdriftCore", "MemdriftSymbolization", "MemdriftRecording"],
             exclude: ["Golden"]),

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Fuzzes the snapshot reader and the unit parsers with libFuzzer + AddressSanitizer, starting
-# from real snapshots. Exits non-zero on any crash; the crashing input is kept in .build/fuzz.
+# Fuzzes the snapshot reader, the pprof decoder and the unit parsers with libFuzzer +
+# AddressSanitizer, starting from real snapshots and profiles. Exits non-zero on any crash; the crashing input is kept in .build/fuzz.
 # Usage: scripts/fuzz.sh [seconds=600]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,10 +9,12 @@ out=.build/fuzz
 mkdir -p "$out/corpus"
 bin="$(scripts/build.sh debug)"
 
-if [ ! -x "$out/fuzz-snapshots" ] || [ -n "$(find Sources/MemdriftCore Tests/Fuzz -newer "$out/fuzz-snapshots" -name '*.swift')" ]; then
-    swiftc -sanitize=fuzzer,address -parse-as-library -O -g -module-name MemdriftFuzz \
-        Tests/Fuzz/harness.swift $(find Sources/MemdriftCore -name '*.swift' | sort) -o "$out/fuzz-snapshots" \
-        2>"$out/build.log" || { cat "$out/build.log" >&2; exit 1; }  # gold warns about every ASan helper
+if [ ! -x "$out/fuzz-snapshots" ] ||
+    [ -n "$(find Sources/MemdriftCore Sources/MemdriftPprof Tests/Fuzz -newer "$out/fuzz-snapshots" -name '*.swift')" ]; then
+    # One module named MemdriftCore, so MemdriftPprof's `import MemdriftCore` is its own module (a warning).
+    swiftc -sanitize=fuzzer,address -parse-as-library -O -g -module-name MemdriftCore -I Sources/CZlib -lz \
+        Tests/Fuzz/harness.swift $(find Sources/MemdriftCore Sources/MemdriftPprof -name '*.swift' | sort) \
+        -o "$out/fuzz-snapshots" 2>"$out/build.log" || { cat "$out/build.log" >&2; exit 1; }  # gold warns about every ASan helper
 fi
 
 # Seeds: snapshots of a forking and an exec'ing example, and a few unit strings.
@@ -23,6 +25,15 @@ if [ -z "$(ls -A "$out/corpus")" ]; then
     find "$seeds" -name 'snap-*.mds' | head -20 | while read -r f; do cp "$f" "$out/corpus/$(sha1sum "$f" | cut -c1-16).mds"; done
     n=0
     for u in 90s 1.5h 10MiB 4k 1GiB/h 100ms 0; do printf '%s' "$u" >"$out/corpus/unit-$((n += 1))"; done
+    rm -rf "$seeds"
+fi
+# pprof seeds (added to corpora made before the pprof decoder was fuzzed): a heap profile of a
+# recorded session, gzipped as the CLI writes it and as raw protobuf.
+if [ ! -e "$out/corpus/pprof.pb.gz" ]; then
+    seeds="$(mktemp -d)"
+    "$bin/memdrift" run -q -o "$seeds/s" --interval 100ms -- "$bin/leaky-server" 1 >/dev/null
+    "$bin/memdrift" pprof "$seeds/s" -o "$out/corpus/pprof.pb.gz"
+    gzip -dc "$out/corpus/pprof.pb.gz" >"$out/corpus/pprof.pb"
     rm -rf "$seeds"
 fi
 

@@ -3,6 +3,7 @@ import FoundationEssentials
 import MemdriftAnalysis
 import MemdriftCore
 import MemdriftExport
+import MemdriftPprof
 
 extension Memdrift {
     /// `memdrift pprof`: a gzipped profile.proto for `go tool pprof`.

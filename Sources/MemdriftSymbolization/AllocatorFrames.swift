@@ -48,10 +48,19 @@ public enum AllocatorFrames {
         "__gnu_cxx::new_allocator<", "__gnu_cxx::__alloc_traits<", "std::__allocate_guarded",
     ]
 
+    /// Go functions that only allocate or grow memory on behalf of their caller, besides the whole
+    /// `runtime.` package (mallocgc, newobject, makeslice, growslice, mapassign*, rawstring, ...).
+    static let goAllocators: Set<String> = ["internal/bytealg.MakeNoZero", "bytes.growSlice"]
+
+    /// Go types whose methods grow a buffer for the caller (`strings.(*Builder).grow`, `bytes.(*Buffer).WriteString`).
+    static let goBufferTypes = ["strings.(*Builder).", "bytes.(*Buffer)."]
+
     /// True for allocator, container-growth and runtime frames; frames without a function name never are.
     public static func isAllocatorOrRuntime(_ frame: SymbolizedFrame) -> Bool {
         guard let function = frame.function, !function.isEmpty else { return false }
         let module = frame.module
+        // Source frames named by Go's own profiler (StackSymbolizer makes the runtime's name their module).
+        if frame.runtime == "go" || module == "go" { return isGoAllocatorOrRuntime(function) }
         if module.hasPrefix("libmemdrift") { return true }
         let name = baseSymbolName(function)
         if mallocFamily.contains(name) || name.hasPrefix("__libc_") { return true }
@@ -90,6 +99,11 @@ public enum AllocatorFrames {
     static func isRuntimeSource(_ frame: SymbolizedFrame) -> Bool {
         guard frame.runtime == "js" else { return false }
         return JSHeapSamples.isRuntimeFrame(SourceFrame(runtime: "js", function: frame.function ?? "", file: frame.file))
+    }
+
+    /// The Go runtime, and library code that allocates only because its caller asked for memory.
+    static func isGoAllocatorOrRuntime(_ function: String) -> Bool {
+        function.hasPrefix("runtime.") || goAllocators.contains(function) || goBufferTypes.contains(where: function.hasPrefix)
     }
 
     /// glibc's C library and dynamic loader, whose `_`-prefixed frames are internal plumbing.

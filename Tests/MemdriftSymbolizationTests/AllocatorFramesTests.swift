@@ -1,3 +1,4 @@
+import MemdriftCore
 import Testing
 
 @testable import MemdriftSymbolization
@@ -125,6 +126,56 @@ struct AllocatorFramesTests {
         #expect(AllocatorFrames.trimmingLeadingAllocatorFrames([]).isEmpty)
         let unknownFirst = [frame(nil), frame("malloc")]
         #expect(AllocatorFrames.trimmingLeadingAllocatorFrames(unknownFirst) == unknownFirst)
+    }
+
+    /// A frame Go's heap profiler named, as StackSymbolizer presents a source frame: module and runtime "go".
+    private func goFrame(_ function: String, line: Int = 10) -> SymbolizedFrame {
+        StackSymbolizer().symbolize(
+            .source(SourceFrame(runtime: "go", function: function, file: "/src/app/main.go", line: line)))[0]
+    }
+
+    @Test(
+        "Go's runtime and its buffer-growth internals are allocator frames",
+        arguments: [
+            "runtime.mallocgc", "runtime.newobject", "runtime.makeslice", "runtime.growslice", "runtime.mapassign_faststr",
+            "runtime.makemap", "runtime.rawstringtmp", "runtime.concatstrings", "runtime.slicebytetostring", "runtime.malg",
+            "internal/bytealg.MakeNoZero", "strings.(*Builder).grow", "strings.(*Builder).WriteString",
+            "bytes.growSlice", "bytes.(*Buffer).grow", "bytes.(*Buffer).Write",
+        ])
+    func goRecognised(function: String) {
+        #expect(AllocatorFrames.isAllocatorOrRuntime(goFrame(function)))
+    }
+
+    @Test(
+        "Go application and library code is kept, and Go's rules apply only to Go frames",
+        arguments: [
+            "main.rememberSession", "main.(*cache).put", "runtime/pprof.writeHeap", "net/http.(*conn).serve",
+            "strings.Repeat", "bytes.Clone", "github.com/acme/runtime.Alloc", "encoding/json.Marshal", "malloc",
+        ])
+    func goKept(function: String) {
+        #expect(!AllocatorFrames.isAllocatorOrRuntime(goFrame(function)))
+    }
+
+    @Test("a native function named like Go's runtime is judged by the native rules")
+    func goRulesNeedTheGoRuntime() {
+        #expect(goFrame("runtime.mallocgc").module == "go" && goFrame("runtime.mallocgc").runtime == "go")
+        #expect(!AllocatorFrames.isAllocatorOrRuntime(frame("runtime.mallocgc", module: "/usr/bin/app")))
+        #expect(AllocatorFrames.isAllocatorOrRuntime(frame("malloc", module: "/usr/bin/app")))
+    }
+
+    @Test("leading Go runtime and builder frames fold away down to the code that asked")
+    func goTrimming() {
+        let stack = [
+            goFrame("runtime.mallocgc"), goFrame("runtime.growslice"), goFrame("bytes.growSlice"),
+            goFrame("bytes.(*Buffer).grow"), goFrame("bytes.(*Buffer).WriteString"), goFrame("main.render", line: 42),
+            goFrame("runtime.convTstring"), goFrame("main.main"), goFrame("runtime.main"),
+        ]
+        let trimmed = AllocatorFrames.trimmingLeadingAllocatorFrames(stack)
+        #expect(trimmed.map(\.function) == ["main.render", "runtime.convTstring", "main.main", "runtime.main"])
+        #expect(trimmed.first?.line == 42 && trimmed.first?.file == "/src/app/main.go")
+        // A goroutine stack allocated by the runtime for itself is all runtime: nothing to fold to.
+        let runtimeOnly = [goFrame("runtime.malg"), goFrame("runtime.newproc1"), goFrame("runtime.systemstack")]
+        #expect(AllocatorFrames.trimmingLeadingAllocatorFrames(runtimeOnly) == runtimeOnly)
     }
 }
 

@@ -1,5 +1,6 @@
 import MemdriftAnalysis
 import MemdriftCore
+import MemdriftPprof
 import MemdriftSymbolization
 
 /// Builds Go-style heap profiles (alloc/inuse objects and space) from samples of process timelines.

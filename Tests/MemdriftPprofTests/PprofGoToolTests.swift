@@ -1,5 +1,5 @@
 import Foundation
-import MemdriftExport
+import MemdriftPprof
 import Testing
 
 /// The `go` command, from PATH or where Debian's golang-go puts it; nil when go is not installed.
@@ -89,8 +89,29 @@ struct PprofGoToolTests {
         }
     }
 
+    @Test("pprof's own re-encoding of the fixture (-proto) decodes to the same profile")
+    func decodesGoEncoding() throws {
+        let decoded = try PprofDecoder.decode(Array(pprofOutput(["-proto"])))
+        #expect(decoded.sampleTypes == PprofFixture.profile.sampleTypes)
+        #expect(decoded.timeNanos == PprofFixture.profile.timeNanos)
+        #expect(decoded.durationNanos == PprofFixture.profile.durationNanos)
+        #expect(decoded.period == PprofFixture.profile.period)
+        #expect(Set(decoded.samples.map(\.values)) == Set(PprofFixture.profile.samples.map(\.values)))
+        #expect(decoded.samples.flatMap(\.labels.values) == ["worker-1"])
+        // pprof keeps every function and the inline chain of each location, whatever IDs it gives them.
+        let names = Dictionary(uniqueKeysWithValues: decoded.functions.map { ($0.id, $0.name) })
+        let chains = decoded.locations.map { $0.lines.map { "\(names[$0.functionID] ?? "?"):\($0.line)" } }
+        #expect(Set(chains) == [["cache_insert:42"], ["xstrdup:17", "handle_request:88"], ["handle_request:95"]])
+        #expect(decoded.problems().isEmpty)
+    }
+
     /// Writes the fixture gzipped and runs `go tool pprof ARGS FILE`, returning its stdout.
     private func pprof(_ arguments: [String]) throws -> String {
+        String(decoding: try pprofOutput(arguments), as: UTF8.self)
+    }
+
+    /// Writes the fixture gzipped and runs `go tool pprof ARGS FILE`, returning its stdout's bytes.
+    private func pprofOutput(_ arguments: [String]) throws -> Data {
         let go = try #require(goCommand)
         let fileManager = FileManager.default
         let directory = fileManager.temporaryDirectory.appendingPathComponent("memdrift-pprof-\(UUID().uuidString)")
@@ -136,7 +157,7 @@ struct PprofGoToolTests {
             Issue.record("go tool pprof \(arguments.joined(separator: " ")) did not finish within 120 s")
         }
         process.waitUntilExit()
-        let output = String(decoding: (try? Data(contentsOf: stdoutURL)) ?? Data(), as: UTF8.self)
+        let output = (try? Data(contentsOf: stdoutURL)) ?? Data()
         let errors = String(decoding: (try? Data(contentsOf: stderrURL)) ?? Data(), as: UTF8.self)
         #expect(process.terminationStatus == 0, "go tool pprof failed: \(errors)")
         #expect(!errors.contains("Local symbolization failed"), "pprof tried to symbolize: \(errors)")

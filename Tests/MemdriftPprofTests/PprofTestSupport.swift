@@ -1,6 +1,5 @@
-import CZlib
 import Foundation
-import MemdriftExport
+import MemdriftPprof
 
 /// A leaky server's heap: `cache_insert` (in a plugin) holds most live bytes, while `xstrdup`,
 /// inlined into `handle_request`, allocated the most bytes overall but freed nearly all of them.
@@ -142,89 +141,4 @@ struct WireMessage {
             return String(decoding: b, as: UTF8.self)
         }
     }
-}
-
-/// Inflates a gzip stream, so tests can look inside what the encoder compressed.
-func gunzip(_ input: [UInt8]) -> [UInt8]? {
-    let stream = UnsafeMutablePointer<z_stream>.allocate(capacity: 1)
-    stream.initialize(to: z_stream())
-    defer { stream.deallocate() }
-    guard memdrift_inflate_init_auto(stream) == Z_OK else { return nil }
-    defer { inflateEnd(stream) }
-    var output: [UInt8] = []
-    var chunk = [UInt8](repeating: 0, count: 16 * 1024)
-    var source = input
-    var status = Z_OK
-    source.withUnsafeMutableBufferPointer { inBuffer in
-        stream.pointee.next_in = inBuffer.baseAddress
-        stream.pointee.avail_in = uInt(inBuffer.count)
-        repeat {
-            let produced = chunk.withUnsafeMutableBufferPointer { out -> Int in
-                stream.pointee.next_out = out.baseAddress
-                stream.pointee.avail_out = uInt(out.count)
-                status = inflate(stream, Z_NO_FLUSH)
-                return out.count - Int(stream.pointee.avail_out)
-            }
-            output.append(contentsOf: chunk[0..<produced])
-        } while status == Z_OK
-    }
-    return status == Z_STREAM_END ? output : nil
-}
-
-/// Rebuilds a profile from its wire bytes, resolving string indices, so a test can compare it
-/// with the profile that was encoded.
-func decodeProfile(_ bytes: [UInt8]) throws -> PprofProfile {
-    let message = try WireMessage(bytes)
-    let table = try message.strings(6)
-    func string(_ index: Int64) throws -> String {
-        guard index >= 0, index < table.count else { throw WireError(description: "string index \(index) out of range") }
-        return table[Int(index)]
-    }
-    func optionalString(_ index: Int64) throws -> String? { index == 0 ? nil : try string(index) }
-    func valueType(_ m: WireMessage) throws -> PprofProfile.ValueType {
-        .init(type: try string(m.int(1)), unit: try string(m.int(2)))
-    }
-
-    var profile = PprofProfile()
-    profile.sampleTypes = try message.messages(1).map(valueType)
-    profile.samples = try message.messages(2).map { m in
-        var sample = PprofProfile.Sample(
-            locationIDs: try WireReader.repeatedVarints(m.all(1)),
-            values: try WireReader.repeatedVarints(m.all(2)).map { Int64(bitPattern: $0) })
-        for label in try m.messages(3) {
-            let key = try string(label.int(1))
-            if label.all(2).isEmpty {
-                sample.numericLabels[key] = .init(try label.int(3), unit: try string(label.int(4)))
-            } else {
-                sample.labels[key] = try string(label.int(2))
-            }
-        }
-        return sample
-    }
-    profile.mappings = try message.messages(3).map { m in
-        .init(
-            id: try m.uint(1), start: try m.uint(2), limit: try m.uint(3), fileOffset: try m.uint(4),
-            filename: try string(m.int(5)), buildID: try string(m.int(6)), hasFunctions: try m.uint(7) != 0,
-            hasFilenames: try m.uint(8) != 0, hasLineNumbers: try m.uint(9) != 0,
-            hasInlineFrames: try m.uint(10) != 0)
-    }
-    profile.locations = try message.messages(4).map { m in
-        .init(
-            id: try m.uint(1), mappingID: try m.uint(2), address: try m.uint(3),
-            lines: try m.messages(4).map { .init(functionID: try $0.uint(1), line: try $0.int(2)) })
-    }
-    profile.functions = try message.messages(5).map { m in
-        .init(
-            id: try m.uint(1), name: try string(m.int(2)), systemName: try string(m.int(3)),
-            filename: try string(m.int(4)), startLine: try m.int(5))
-    }
-    profile.dropFrames = try optionalString(message.int(7))
-    profile.keepFrames = try optionalString(message.int(8))
-    profile.timeNanos = try message.int(9)
-    profile.durationNanos = try message.int(10)
-    profile.periodType = try message.messages(11).last.map(valueType)
-    profile.period = try message.int(12)
-    profile.comments = try WireReader.repeatedVarints(message.all(13)).map { try string(Int64(bitPattern: $0)) }
-    profile.defaultSampleType = try optionalString(message.int(14))
-    return profile
 }

@@ -1,0 +1,3 @@
+module memdrift.example/go-service
+
+go 1.19
