@@ -117,9 +117,10 @@ let package = Package(
         .testTarget(name: "MemdriftPprofTests", dependencies: ["MemdriftPprof", "MemdriftCore"]),
         .testTarget(
             name: "MemdriftRecordingTests",
-            dependencies: ["MemdriftRecording", "MemdriftPprof", "MemdriftCore", "MemdriftSymbolization"]),
+            dependencies: ["MemdriftRecording", "MemdriftPprof", "MemdriftCore", "MemdriftSymbolization", "MemdriftTestSupport"]),
         .testTarget(
-            name: "EndToEndTests", dependencies: ["MemdriftCore", "MemdriftSymbolization", "MemdriftRecording"],
+            name: "EndToEndTests",
+            dependencies: ["MemdriftCore", "MemdriftSymbolization", "MemdriftRecording", "MemdriftTestSupport"],
             exclude: ["Golden"]),
     ]
 )

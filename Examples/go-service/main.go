@@ -68,13 +68,14 @@ func main() {
 	steady := flag.Bool("steady", false, "keep no session: the control with no leak")
 	rate := flag.Int("rate", 1000, "simulated logins per second")
 	duration := flag.Duration("duration", 2*time.Minute, "exit after this long")
+	addr := flag.String("addr", "127.0.0.1:0", "where to serve net/http/pprof (port 0: any free one)")
 	flag.Parse()
 
 	http.HandleFunc("/login", func(w http.ResponseWriter, r *http.Request) {
 		id, _ := strconv.Atoi(r.URL.Query().Get("id"))
 		fmt.Fprintln(w, login(id, *steady))
 	})
-	listener, err := net.Listen("tcp", "127.0.0.1:0")
+	listener, err := net.Listen("tcp", *addr)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "go-service:", err)
 		os.Exit(1)

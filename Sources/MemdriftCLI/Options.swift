@@ -3,6 +3,7 @@ import FoundationEssentials
 import MemdriftAnalysis
 import MemdriftCore
 import MemdriftExport
+import MemdriftPprof
 import MemdriftSymbolization
 
 /// One symbolizer for the whole command, so each module is read once and `main` can tell what was missing.
@@ -55,7 +56,7 @@ struct AnalysisOptionGroup: ParsableArguments {
     func read(_ path: String, _ what: TimelineReadOptions = TimelineReadOptions(), reportWarnings: Bool = true) throws
         -> SessionTimelines
     {
-        let session = try userFacing { try TimelineReader.read(path, options: what) }
+        let session = try userFacing { try TimelineReader.read(path, options: what, adapters: [JavaScriptHeaps(), GoHeaps()]) }
         if reportWarnings { for warning in session.warnings { StandardError.write("memdrift: warning: \(warning)\n") } }
         return session
     }

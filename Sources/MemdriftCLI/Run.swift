@@ -52,6 +52,15 @@ extension Memdrift {
         @Flag(name: [.short, .long], help: "Print nothing: no status line, no summary (the session is still written).")
         var quiet = false
 
+        @Option(
+            name: .long,
+            help: ArgumentHelp(
+                "A Go net/http/pprof heap endpoint of the command to fetch every interval (e.g. http://127.0.0.1:6060/debug/pprof/heap).",
+                discussion:
+                    "Its live heap (go.inuse) is judged by Go function and file:line like the native heap. http only; one warning when the endpoint is down, slow or not serving pprof."
+            ))
+        var pprofURL: String?
+
         @Flag(
             name: .long,
             help: ArgumentHelp(
@@ -89,6 +98,7 @@ extension Memdrift {
             options.grace = grace
             options.quiet = quiet
             options.runtimeSupport = !noRuntimeSupport
+            options.pprofURL = pprofURL
             _ = try analysis.options()  // reject bad analysis flags before the run, not after it
             let result = try userFacing { try Recorder(options: options).run() }
             guard gating || !quiet else { throw ExitCode(result.exitCode) }

@@ -34,6 +34,15 @@ extension Memdrift {
         @Flag(name: [.short, .long], help: "Print nothing: no status line, no summary (the session is still written).")
         var quiet = false
 
+        @Option(
+            name: .long,
+            help: ArgumentHelp(
+                "A Go net/http/pprof heap endpoint of the command to fetch every interval (e.g. http://127.0.0.1:6060/debug/pprof/heap).",
+                discussion:
+                    "Its live heap (go.inuse) is judged by Go function and file:line like the native heap. http only; one warning when the endpoint is down, slow or not serving pprof."
+            ))
+        var pprofURL: String?
+
         @Flag(
             name: .long,
             help: "Apply the gate's thresholds at the end and exit with its code (0 pass, 1 fail); implied by any gate option.")
@@ -49,6 +58,7 @@ extension Memdrift {
             options.interval = interval
             options.outputDirectory = output
             options.quiet = quiet
+            options.pprofURL = pprofURL
             _ = try analysis.options()
             let session = try userFacing { try ProcessWatcher(options: options).run() }
             guard gating || !quiet else { return }

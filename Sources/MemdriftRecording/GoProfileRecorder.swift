@@ -16,7 +16,7 @@ public final class GoProfileRecorder {
     public let url: HTTPURL
     /// `SESSION/go-<pid>`, created on the first profile kept.
     public let directory: String
-    /// Seconds one fetch may take: half the interval, at most 5.
+    /// Seconds one fetch may take: half the interval, at most 2.
     public let timeout: Double
     /// Profiles written so far.
     public private(set) var profilesWritten = 0
@@ -24,6 +24,9 @@ public final class GoProfileRecorder {
     public private(set) var failedPolls = 0
     /// What the last failed poll said; nil after a success.
     public private(set) var lastFailure: String?
+    /// Failed polls said nothing about while no profile was kept yet: a service started with the
+    /// run needs a moment before it listens.
+    public var quietFailuresAtStart = 0
 
     private enum FailureKind: Hashable {
         case down, slow, notAHeapProfile, unwritable
@@ -34,6 +37,15 @@ public final class GoProfileRecorder {
     private var reported: Set<FailureKind> = []
     private var recoveryNoted = false
     private var failuresInARow = 0
+
+    /// Fails with one line for a URL no recorder could fetch (before anything is started).
+    public static func check(_ url: String) throws(RecordingError) {
+        do throws(HTTPError) {
+            _ = try HTTPURL(url)
+        } catch {
+            throw .invalidOption("--pprof-url: \(error)")
+        }
+    }
 
     /// A recorder for the process `pid` serving `url`, polled every `interval` seconds.
     ///
@@ -46,7 +58,8 @@ public final class GoProfileRecorder {
         }
         guard interval > 0, interval.isFinite else { throw .invalidOption("--pprof-url needs a positive interval") }
         directory = Path.join(sessionPath, GoHeapSamples.directoryName(pid: pid))
-        timeout = min(interval / 2, 5)
+        // The run's loop waits for the fetch: keep it short enough not to delay Ctrl-C or the end.
+        timeout = min(interval / 2, 2)
         client = HTTPClient(timeout: timeout)
     }
 
@@ -86,6 +99,7 @@ public final class GoProfileRecorder {
         failedPolls += 1
         failuresInARow += 1
         lastFailure = message
+        if profilesWritten == 0 && failedPolls <= quietFailuresAtStart { return nil }
         guard reported.insert(kind).inserted else { return nil }
         return message + "; further failures like this are not reported"
     }

@@ -14,6 +14,8 @@ public struct WatchOptions: Sendable {
     public var outputDirectory: String?
     /// No status line: only the session is written.
     public var quiet = false
+    /// A Go net/http/pprof heap endpoint of the first watched process, fetched every interval.
+    public var pprofURL: String?
 
     /// Options for watching `pids` with the defaults.
     public init(pids: [Int32]) { self.pids = pids }
@@ -33,6 +35,7 @@ public final class ProcessWatcher {
         guard options.interval >= 0.1 else { throw .invalidOption("--interval must be at least 100ms") }
         if let duration = options.duration, duration <= 0 { throw .invalidOption("--duration must be positive") }
         for pid in options.pids { try Self.check(pid) }
+        if let url = options.pprofURL { try GoProfileRecorder.check(url) }
 
         let first = options.pids[0]
         let command =
@@ -48,6 +51,9 @@ public final class ProcessWatcher {
         }
         mds_watch_signals()
         let observer = ProcSampler(session: session, interval: options.interval, tracker: nil)
+        let goHeap = options.pprofURL.flatMap {
+            try? GoProfileRecorder(url: $0, sessionPath: session, pid: first, interval: options.interval)
+        }
         var watcher = SessionWatcher(path: session)
         let start = Date()
         var lastProgress = Date.distantPast
@@ -71,7 +77,9 @@ public final class ProcessWatcher {
                 return session
             }
             if observer.isDue() {
-                for warning in observer.sample(tree(), reason: .interval) where !options.quiet { progress.note(warning) }
+                var warnings = observer.sample(tree(), reason: .interval)
+                if let warning = goHeap?.poll() { warnings.append(warning) }
+                for warning in warnings where !options.quiet { progress.note(warning) }
             }
             if !options.quiet && Date().timeIntervalSince(lastProgress) >= 1 {
                 lastProgress = Date()

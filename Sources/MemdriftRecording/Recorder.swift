@@ -21,6 +21,9 @@ public struct RunOptions: Sendable {
     public var grace: Double = 5
     /// No progress line and no summary: only the session is written.
     public var quiet = false
+    /// A Go net/http/pprof heap endpoint of the command (`http://127.0.0.1:6060/debug/pprof/heap`),
+    /// fetched every interval.
+    public var pprofURL: String?
     /// Ask the runtimes memdrift recognises to name their JIT and interpreter code (perf maps), and
     /// load their heap probes (Node.js: V8's sampling heap profiler).
     public var runtimeSupport = true
@@ -52,6 +55,7 @@ public final class Recorder {
         guard options.depth >= 1 && options.depth <= 256 else { throw .invalidOption("--depth must be between 1 and 256") }
         if let duration = options.duration, duration <= 0 { throw .invalidOption("--duration must be positive") }
 
+        if let url = options.pprofURL { try GoProfileRecorder.check(url) }
         let tracker = try TrackerLocator.locate(explicit: options.trackerPath)
         try TrackerLocator.validate(tracker)
         let sessionPath = try SessionDirectory.prepare(options.outputDirectory, command: command)
@@ -122,6 +126,10 @@ public final class Recorder {
         var watcher = SessionWatcher(path: session)
         let observer = ProcSampler(session: session, interval: options.interval, tracker: tracker)
         let perfMaps = PerfMapCopier(session: session)
+        let goHeap = options.pprofURL.flatMap {
+            try? GoProfileRecorder(url: $0, sessionPath: session, pid: pid, interval: options.interval)
+        }
+        goHeap?.quietFailuresAtStart = 3
         defer { for warning in perfMaps.finish() where !options.quiet { progress.note(warning) } }
         var lastProgress = Date.distantPast
         var lastReported = 0
@@ -159,7 +167,8 @@ public final class Recorder {
 
             if observer.isDue() {
                 let tree = ProcessTree.descendants(of: getpid())
-                let warnings = observer.sample(tree, reason: .interval) + perfMaps.copy(tree)
+                var warnings = observer.sample(tree, reason: .interval) + perfMaps.copy(tree)
+                if let warning = goHeap?.poll() { warnings.append(warning) }
                 for warning in warnings where !options.quiet { progress.note(warning) }
             }
             if !options.quiet && Date().timeIntervalSince(lastProgress) >= 1 {

@@ -18,16 +18,27 @@ public struct TimelineReadOptions: Sendable {
     }()
 }
 
-/// Reads sessions and snapshot files into process timelines: the adapter for the tracker's `.mds` files.
+/// A source of samples beside the tracker's snapshots (a runtime's heap profiles): it merges what
+/// it finds in a session into the process timelines. A new runtime is a new adapter.
+public protocol TimelineAdapter: Sendable {
+    /// Merges this source's samples of the session at `sessionPath` into `processes` (or adds
+    /// timelines of their own), appending one line per file it had to skip to `warnings`.
+    func merge(sessionPath: String, into processes: inout [ProcessTimeline], warnings: inout [String])
+}
+
+/// Reads sessions and snapshot files into process timelines: the adapter for the tracker's `.mds`
+/// files, followed by the adapters of other sources.
 ///
 /// A damaged file costs that file: it is skipped with one warning naming it and the rest is read.
 public enum TimelineReader {
-    /// Every process of the session at `path` (a directory), or the one sample of a snapshot file.
+    /// Every process of the session at `path` (a directory), or the one sample of a snapshot file;
+    /// `adapters` add the samples of other sources (the Node.js probe's by default).
     ///
     /// Throws only when nothing usable is left.
-    public static func read(_ path: String, options: TimelineReadOptions = TimelineReadOptions()) throws(FormatError)
-        -> SessionTimelines
-    {
+    public static func read(
+        _ path: String, options: TimelineReadOptions = TimelineReadOptions(),
+        adapters: [any TimelineAdapter] = [JavaScriptHeaps()]
+    ) throws(FormatError) -> SessionTimelines {
         if !isDirectory(path) {
             let snapshot = try SnapshotReader.read(path: path)
             var builder = TrackerTimelineBuilder(name: "pid-\(snapshot.header.pid)", options: options)
@@ -51,7 +62,7 @@ public enum TimelineReader {
             }
             if let timeline = builder.timeline { processes.append(timeline) }
         }
-        JavaScriptHeaps.merge(sessionPath: path, into: &processes, warnings: &warnings)
+        for adapter in adapters { adapter.merge(sessionPath: path, into: &processes, warnings: &warnings) }
         guard !processes.isEmpty else {
             if let first = warnings.first, warnings.count == 1 { throw .unusable(path: path, reason: first) }
             if !warnings.isEmpty {
@@ -218,10 +229,13 @@ extension SampleReason {
 /// The Node.js probe's samples (`js-<pid>[-worker-<tid>]`): a process's main isolate joins that
 /// process's timeline as the `js.heap` metric; a worker thread's isolate, with a heap of its own, is
 /// a timeline of its own.
-enum JavaScriptHeaps {
+public struct JavaScriptHeaps: TimelineAdapter {
     static let source = TimelineSource(kind: "js", title: "js heap")
 
-    static func merge(sessionPath: String, into processes: inout [ProcessTimeline], warnings: inout [String]) {
+    /// The adapter.
+    public init() {}
+
+    public func merge(sessionPath: String, into processes: inout [ProcessTimeline], warnings: inout [String]) {
         for series in JSHeapSeries.list(sessionPath: sessionPath) {
             let (samples, problems) = JSHeapSamples.read(directory: series.path)
             warnings += problems.map { "skipped \($0)" }
@@ -241,7 +255,7 @@ enum JavaScriptHeaps {
                 }
                 .max { processes[$0].image < processes[$1].image } : nil
             if let owner {
-                processes[owner].merge(incoming, from: source, sampleRates: rates)
+                processes[owner].merge(incoming, from: Self.source, sampleRates: rates)
                 continue
             }
             let process = processes.first { $0.pid == series.pid }
@@ -251,8 +265,17 @@ enum JavaScriptHeaps {
                 commandLine: (process?.commandLine ?? ["node"]) + (series.threadID == 0 ? [] : ["[worker \(series.threadID)]"]),
                 startWallClockNanos: first.wallClockNanos)
             t.startMonotonicNanos = first.monotonicNanos
-            t.merge(incoming, from: source, sampleRates: rates)
+            t.merge(incoming, from: Self.source, sampleRates: rates)
             processes.append(t)
         }
+    }
+}
+
+extension ProcessTimeline {
+    /// The timeline a runtime's samples of process `pid` join: the newest image of the pid that had
+    /// started by `monotonicNanos`.
+    public static func owner(of pid: Int32, at monotonicNanos: UInt64, in processes: [ProcessTimeline]) -> Int? {
+        processes.indices.filter { processes[$0].pid == pid && processes[$0].startMonotonicNanos <= monotonicNanos }
+            .max { processes[$0].image < processes[$1].image }
     }
 }
