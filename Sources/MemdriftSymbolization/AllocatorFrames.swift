@@ -20,6 +20,11 @@ public enum AllocatorFrames {
 
     static let pythonPrefixes = ["PyMem_", "_PyMem_", "_PyObject_", "pymalloc_"]
 
+    /// The Erlang runtime's allocators: carriers (mseg), allocator instances (alcu) and the mmap under them.
+    static let erlangAllocatorPrefixes = [
+        "erts_mmap", "erts_munmap", "erts_mseg_", "erts_alcu_", "erts_alloc", "erts_realloc", "erts_sys_alloc",
+    ]
+
     /// libc functions that only copy into fresh memory; the caller is the one that wanted it.
     static let libcCopyingAllocators: Set<String> = ["strdup", "strndup", "wcsdup", "__strdup", "__strndup"]
 
@@ -68,13 +73,28 @@ public enum AllocatorFrames {
         if isCxxAllocator(function) { return true }
         if isSwiftRuntimeOrStorage(function) { return true }
         if pythonAllocators.contains(name) || pythonPrefixes.contains(where: name.hasPrefix) { return true }
+        if erlangAllocatorPrefixes.contains(where: name.hasPrefix) { return true }
         return false
     }
 
     /// Drops leading allocator/runtime frames (leaf-first order); keeps everything if all would be dropped.
+    ///
+    /// In a stripped binary the allocator's own static functions have no name: an unnamed frame of
+    /// the same module between two allocator frames is part of the allocator too.
     public static func trimmingLeadingAllocatorFrames(_ frames: [SymbolizedFrame]) -> [SymbolizedFrame] {
-        guard let first = frames.firstIndex(where: { !isAllocatorOrRuntime($0) }) else { return frames }
-        return Array(frames[first...])
+        var end = 0
+        var i = 0
+        while i < frames.count {
+            if isAllocatorOrRuntime(frames[i]) {
+                i += 1
+                end = i
+            } else if frames[i].function == nil, end > 0, frames[i].modulePath == frames[end - 1].modulePath {
+                i += 1
+            } else {
+                break
+            }
+        }
+        return end == 0 || end == frames.count ? frames : Array(frames[end...])
     }
 
     /// Drops a runtime's own frames in front of the code that asked it for memory: when a call site
@@ -97,6 +117,8 @@ public enum AllocatorFrames {
 
     /// A runtime's own source: node's built-in modules and V8's builtins.
     static func isRuntimeSource(_ frame: SymbolizedFrame) -> Bool {
+        // BEAM's shared code fragments (BIF calls, scheduling) are the emulator's, not the program's.
+        if frame.runtime == "erlang" { return frame.function?.hasPrefix("global::") ?? false }
         guard frame.runtime == "js" else { return false }
         return JSHeapSamples.isRuntimeFrame(SourceFrame(runtime: "js", function: frame.function ?? "", file: frame.file))
     }

@@ -150,3 +150,15 @@ __attribute__((noinline)) int md_cfi_backtrace(uintptr_t *out, int max) {
     t->busy = 0;
     return n;
 }
+
+/* The calling thread's stack, [lo, hi), as the walk bounds its reads; 0 when unknown (a signal
+ * stack, a thread pthreads cannot describe). Allocation-free after the thread's first call. */
+int md_cfi_stack_bounds(uintptr_t *lo, uintptr_t *hi) {
+    md_cfi_thread *t = &md_cfi_self;
+    uintptr_t sp = (uintptr_t)__builtin_frame_address(0);
+    if (MD_UNLIKELY(!t->stack_hi)) find_stack(t, sp);
+    if (sp < t->stack_lo || sp >= t->stack_hi) return 0;
+    *lo = t->stack_lo;
+    *hi = t->stack_hi;
+    return 1;
+}

@@ -142,6 +142,8 @@ void md_cfi_flush(void);
 /* Releases the calling thread's cache; later captures on this thread return -1.
  * Call it from the thread-exit hook. Allocation-free. */
 void md_cfi_thread_exit(void);
+/* The calling thread's stack range [lo, hi): 1, or 0 when it is not known. */
+int md_cfi_stack_bounds(uintptr_t *lo, uintptr_t *hi);
 
 /* ---- stacks.c: distinct stacks and their counters ---- */
 

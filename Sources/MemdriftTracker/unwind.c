@@ -23,17 +23,40 @@ static int is_own(uintptr_t a) {
     return (a >= self.start && a < self.end) || (a >= unwinder.start && a < unwinder.end);
 }
 
-/* Return addresses from libunwind, starting in the caller like md_cfi_backtrace. */
+/* Follows the frame-pointer chain from `fp`: JIT code (V8, BEAM with +JPperf, CPython's perf
+ * trampolines) has no unwind tables but keeps rbp. Every read stays inside the thread's stack,
+ * aligned, and each frame must lie above the last, so a chain that is not one ends the walk. */
+static int frame_pointer_walk(uintptr_t fp, uintptr_t *out, int max) {
+    uintptr_t lo, hi;
+    if (!md_cfi_stack_bounds(&lo, &hi)) return 0;
+    int n = 0;
+    while (n < max && fp >= lo && fp <= hi - 16 && !(fp & 7)) {
+        const uintptr_t *frame = (const uintptr_t *)fp;
+        if (frame[1] < 4096) break;
+        out[n++] = frame[1];
+        if (frame[0] <= fp) break;
+        fp = frame[0];
+    }
+    return n;
+}
+
+/* Return addresses from libunwind, starting in the caller like md_cfi_backtrace. Where it stops
+ * at code that no module holds (JIT code) the frame-pointer chain takes over. */
 static int step_backtrace(uintptr_t *out, int max) {
     unw_context_t context;
     unw_cursor_t cursor;
     if (unw_getcontext(&context) != 0 || unw_init_local(&cursor, &context) != 0) return 0;
-    int n = 0;
-    while (n < max && unw_step(&cursor) > 0) {
+    int n = 0, stepped;
+    while (n < max && (stepped = unw_step(&cursor)) > 0) {
         unw_word_t ip;
-        if (unw_get_reg(&cursor, UNW_REG_IP, &ip) != 0 || ip == 0) break;
+        if (unw_get_reg(&cursor, UNW_REG_IP, &ip) != 0 || ip == 0) return n;
         out[n++] = (uintptr_t)ip;
     }
+    unw_word_t rbp;
+    md_object object;
+    if (n > 0 && n < max && stepped <= 0 && !md_object_at(out[n - 1], &object) &&
+        unw_get_reg(&cursor, UNW_X86_64_RBP, &rbp) == 0)
+        n += frame_pointer_walk((uintptr_t)rbp, out + n, max - n);
     return n;
 }
 
