@@ -214,3 +214,22 @@ struct AllocatorFramesTests {
         #expect(AllocatorFrames.trimmingLeadingRuntimeFrames(frames).map(\.function) == ["a", "b"])
     }
 }
+
+@Suite struct StrippedAllocatorTests {
+    /// An Erlang node's carrier allocation in stripped beam.smp: the unnamed static functions
+    /// between the allocator's named ones are the allocator too; the emulator function stays.
+    @Test func unnamedFramesBetweenAllocatorFramesFoldWithThem() {
+        let beam = "/usr/lib/erlang/erts-13.1.5/bin/beam.smp"
+        let frames = [
+            SymbolizedFrame(function: "erts_mmap", modulePath: beam, address: 1),
+            SymbolizedFrame(modulePath: beam, address: 2, note: "no symbol"),
+            SymbolizedFrame(function: "erts_mseg_alloc_opt", modulePath: beam, address: 3),
+            SymbolizedFrame(function: "erts_alcu_alloc_thr_pref", modulePath: beam, address: 4),
+            SymbolizedFrame(function: "db_store_term", modulePath: beam, address: 5),
+            SymbolizedFrame(modulePath: beam, address: 6, note: "no symbol"),
+        ]
+        #expect(AllocatorFrames.trimmingLeadingAllocatorFrames(frames).map(\.address) == [5, 6])
+        // Unnamed frames after the last allocator frame are the caller's: they stay.
+        #expect(AllocatorFrames.trimmingLeadingAllocatorFrames(Array(frames.prefix(2)) + [frames[5]]).map(\.address) == [2, 6])
+    }
+}
