@@ -72,3 +72,74 @@ import Testing
         #expect(heap.histories.allSatisfy { $0.counters(at: 0).allocatedBytes == 0 })
     }
 }
+
+@Suite struct DeltaSnapshotTests {
+    /// A series in format 2: a checkpoint, then deltas that carry only what changed.
+    private func series(in dir: String) throws -> [String] {
+        var first = Fixtures.snapshot(pid: 9, sequence: 1, leakBytes: 1000)
+        first.header.formatVersion = 2
+        var paths: [String] = []
+        func store(_ s: Snapshot) throws {
+            let path = "\(dir)/pid-9/snap-00000\(s.header.sequence).mds"
+            try write(s, to: path)
+            paths.append(path)
+        }
+        try store(first)
+        for sequence: UInt64 in 2...4 {
+            var delta = first
+            delta.header.sequence = sequence
+            delta.header.monotonicNanos += (sequence - 1) * 1_000_000_000
+            delta.header.flags |= 0x8
+            delta.modules = []  // no module came or went
+            // Only the leak changed; frames were given by the checkpoint.
+            var leak = first.stacks[1]
+            leak.frames = []
+            leak.framesDefinedEarlier = true
+            leak.liveBytes = 1000 * sequence
+            delta.stacks = [leak]
+            delta.mapped = []
+            try store(delta)
+        }
+        return paths
+    }
+
+    @Test func deltasMoveTheStateOn() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        _ = try series(in: dir)
+        let session = try TimelineReader.read(dir)
+        #expect(session.warnings.isEmpty)
+        let t = try #require(session.processes.first)
+        let heap = try #require(t.attributed[.heapMalloc])
+        let leak = try #require(heap.sites.firstIndex { $0.frames.count == 3 })
+        #expect(heap.histories[leak].liveBytes(at: [0, 1, 2, 3]) == [1000, 2000, 3000, 4000])
+        // The steady stack was not listed again: it keeps its value.
+        let steady = try #require(heap.histories.firstIndex { $0.counters(at: 0).liveBytes == 4096 })
+        #expect(heap.histories[steady].liveBytes(at: [0, 3]) == [4096, 4096])
+    }
+
+    /// A damaged delta costs itself and the deltas after it, up to the next checkpoint.
+    @Test func aDamagedDeltaCostsWhatBuildsOnIt() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let paths = try series(in: dir)
+        try Data("cut".utf8).write(to: URL(fileURLWithPath: paths[1]))
+        let session = try TimelineReader.read(dir)
+        #expect(session.processes.first?.samples.count == 1)
+        #expect(session.warnings.count == 2)
+        #expect(session.warnings.last == "skipped 2 later snapshots of pid-9 that only record changes since a damaged one")
+    }
+
+    @Test func longSeriesKeepEveryFewSamplesButEveryChange() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        _ = try series(in: dir)
+        var options = TimelineReadOptions()
+        options.maximumSamples = 2
+        let t = try #require(try TimelineReader.read(dir, options: options).processes.first)
+        #expect(t.samples.map(\.origin.sequence) == [1, 3, 4])
+        let heap = try #require(t.attributed[.heapMalloc])
+        let leak = try #require(heap.sites.firstIndex { $0.frames.count == 3 })
+        #expect(heap.histories[leak].liveBytes(at: [0, 1, 2]) == [1000, 3000, 4000])
+    }
+}

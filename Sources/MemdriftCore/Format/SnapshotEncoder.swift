@@ -55,7 +55,7 @@ public enum SnapshotEncoder {
             for s in snapshot.stacks {
                 w.u32(s.id)
                 w.u16(UInt16(s.frames.count))
-                w.u16(0)
+                w.u16(s.framesDefinedEarlier ? 1 : 0)
                 for v in [s.liveBytes, s.liveCount, s.allocatedBytes, s.allocatedCount] { w.u64(v) }
                 for f in s.frames {
                     w.u32(f.module)

@@ -1,7 +1,8 @@
 /// Constants of the snapshot file format; docs/FORMAT.md is the specification.
 public enum SnapshotFormat {
-    /// The newest format version this reader understands (and the encoder writes).
-    public static let version: UInt32 = 1
+    /// The newest format version this reader understands (and the encoder writes). Version 2 adds
+    /// snapshots that carry only what changed since the previous one of their series (deltas).
+    public static let version: UInt32 = 2
     public static let magic: [UInt8] = Array("MDRIFTSN".utf8)
     public static let trailerMagic: [UInt8] = Array("MDRIFTND".utf8)
     /// Fixed header size of version 1; newer versions may have a larger header.

@@ -91,7 +91,7 @@ public enum SnapshotReader {
             case .figures:
                 try readFigures(&section, into: &snapshot)
             case .modules:
-                snapshot.modules = try readModules(&section)
+                snapshot.modules = try readModules(&section, complete: !header.isDelta)
             case .stacks:
                 stacksAt = (start, stop)  // frames are checked against the modules, which may come later
             case .mapped:
@@ -101,13 +101,16 @@ public enum SnapshotReader {
             }
             try r.skip(Int(length))
         }
+        // A delta's frames may refer to modules, and its mapped memory to stacks, of earlier snapshots.
+        let complete = !header.isDelta
         if let (start, stop) = stacksAt {
             var section = ByteReader(bytes, path: path, offset: start, end: stop)
-            snapshot.stacks = try readStacks(&section, moduleCount: snapshot.modules.count)
+            snapshot.stacks = try readStacks(
+                &section, moduleCount: complete ? snapshot.modules.count : nil, version: header.formatVersion)
         }
         if let (start, stop) = mappedAt {
             var section = ByteReader(bytes, path: path, offset: start, end: stop)
-            snapshot.mapped = try readMapped(&section, stackIDs: Set(snapshot.stacks.map(\.id)))
+            snapshot.mapped = try readMapped(&section, stackIDs: complete ? Set(snapshot.stacks.map(\.id)) : nil)
         }
         return snapshot
     }
@@ -190,14 +193,15 @@ public enum SnapshotReader {
         }
     }
 
-    private static func readModules(_ r: inout ByteReader) throws(FormatError) -> [Module] {
+    /// Every module in index order (`complete`), or a delta's new and changed ones in increasing index order.
+    private static func readModules(_ r: inout ByteReader, complete: Bool) throws(FormatError) -> [Module] {
         let n = try r.count(minimumBytes: 36, what: "module")
         var modules: [Module] = []
         modules.reserveCapacity(n)
         for position in 0..<n {
             let at = r.offset
             let index = try r.u32()
-            guard index == UInt32(position) else {
+            guard complete ? index == UInt32(position) : modules.last.map({ index > $0.index }) ?? true else {
                 throw .corrupt(path: r.path, offset: at, detail: "module \(position) has index \(index)")
             }
             let flags = try r.u32()
@@ -211,14 +215,22 @@ public enum SnapshotReader {
         return modules
     }
 
-    private static func readStacks(_ r: inout ByteReader, moduleCount: Int) throws(FormatError) -> [CallStack] {
+    /// `moduleCount` bounds frames' module indices when the snapshot lists every module.
+    private static func readStacks(_ r: inout ByteReader, moduleCount: Int?, version: UInt32) throws(FormatError)
+        -> [CallStack]
+    {
         let n = try r.count(minimumBytes: 40, what: "stack")
         var stacks: [CallStack] = []
         stacks.reserveCapacity(n)
         for _ in 0..<n {
+            let at = r.offset
             let id = try r.u32()
             let depth = Int(try r.u16())
-            _ = try r.u16()
+            let flags = try r.u16()
+            let definedEarlier = version >= 2 && flags & 1 != 0
+            guard !definedEarlier || depth == 0 else {
+                throw .corrupt(path: r.path, offset: at, detail: "stack \(id) has frames and says they were given earlier")
+            }
             let liveBytes = try r.u64(), liveCount = try r.u64(), allocatedBytes = try r.u64(), allocatedCount = try r.u64()
             try r.need(depth * 12)
             var frames: [Frame] = []
@@ -226,20 +238,22 @@ public enum SnapshotReader {
             for _ in 0..<depth {
                 let at = r.offset
                 let module = try r.u32()
-                guard module == Frame.noModule || Int(module) < moduleCount else {
+                if let moduleCount, module != Frame.noModule && Int(module) >= moduleCount {
                     throw .corrupt(path: r.path, offset: at, detail: "frame refers to module \(module) of \(moduleCount)")
                 }
                 frames.append(Frame(module: module, offset: try r.u64()))
             }
-            stacks.append(
-                CallStack(
-                    id: id, frames: frames, liveBytes: liveBytes, liveCount: liveCount, allocatedBytes: allocatedBytes,
-                    allocatedCount: allocatedCount))
+            var stack = CallStack(
+                id: id, frames: frames, liveBytes: liveBytes, liveCount: liveCount, allocatedBytes: allocatedBytes,
+                allocatedCount: allocatedCount)
+            stack.framesDefinedEarlier = definedEarlier
+            stacks.append(stack)
         }
         return stacks
     }
 
-    private static func readMapped(_ r: inout ByteReader, stackIDs: Set<UInt32>) throws(FormatError) -> [MappedStack] {
+    /// `stackIDs` are the stacks the entries may name, when the snapshot lists them all.
+    private static func readMapped(_ r: inout ByteReader, stackIDs: Set<UInt32>?) throws(FormatError) -> [MappedStack] {
         let n = try r.count(minimumBytes: 40, what: "mapped stack")
         var mapped: [MappedStack] = []
         mapped.reserveCapacity(n)
@@ -248,7 +262,7 @@ public enum SnapshotReader {
             let at = r.offset
             let id = try r.u32()
             _ = try r.u32()
-            guard stackIDs.contains(id) else {
+            guard stackIDs?.contains(id) ?? true else {
                 throw .corrupt(path: r.path, offset: at, detail: "mapped memory of stack \(id), which is not in the stacks")
             }
             guard seen.insert(id).inserted else {

@@ -103,6 +103,10 @@ public struct SnapshotHeader: Sendable, Hashable {
     public var isSampled: Bool { flags & 0x2 != 0 || sampleRate != 0 }
     /// True when memdrift wrote it from /proc, from outside the process: figures only, no heap, no stacks.
     public var isObserved: Bool { flags & 0x4 != 0 }
+    /// True when it carries only what changed since the previous snapshot of its series (format 2):
+    /// the stacks whose counters changed, the modules added or unloaded. Otherwise it is a checkpoint:
+    /// every module, and every stack that holds or held anything.
+    public var isDelta: Bool { flags & 0x8 != 0 }
 
     /// Creates a header; the defaults describe an exact-mode interval snapshot.
     public init(
@@ -180,8 +184,11 @@ public struct Frame: Sendable, Hashable {
 public struct CallStack: Sendable, Hashable {
     /// Stable within one process image (a fork child keeps its parent's ids).
     public var id: UInt32
-    /// Leaf first: frames[0] called the allocator.
+    /// Leaf first: frames[0] called the allocator. Empty when `framesDefinedEarlier`.
     public var frames: [Frame]
+    /// The frames were given by an earlier snapshot of the series (format 2): stack ids do not
+    /// change meaning within a process image, so they are written once.
+    public var framesDefinedEarlier = false
     public var liveBytes: UInt64
     public var liveCount: UInt64
     /// Cumulative since the tracker started.

@@ -6,6 +6,9 @@
 public struct TimelineReadOptions: Sendable {
     /// Keep cumulative allocation counters per call site (folded allocs, pprof); judging needs only live bytes.
     public var includeAllocations = true
+    /// Most samples kept of one series: a longer one keeps one snapshot in every few, evenly (its
+    /// first, last and final ones always). The judge averages long windows down to 720 points anyway.
+    public var maximumSamples = 4000
 
     /// Everything kept.
     public init() {}
@@ -53,12 +56,29 @@ public enum TimelineReader {
             let perfMap = perfMaps[series.pid] ?? PerfMap(text: readWholeTextFile(PerfMap.path(in: path, pid: series.pid)) ?? "")
             perfMaps[series.pid] = perfMap
             var builder = TrackerTimelineBuilder(name: series.name, options: options, perfMap: perfMap.isEmpty ? nil : perfMap)
-            for file in series.snapshotPaths {
+            // Very long series keep one sample in `stride` (every delta still moves the state on).
+            let count = series.snapshotPaths.count
+            let stride = max(1, (count + options.maximumSamples - 1) / max(options.maximumSamples, 1))
+            var broken = false, dependents = 0
+            for (i, file) in series.snapshotPaths.enumerated() {
                 do throws(FormatError) {
-                    builder.add(try SnapshotReader.read(path: file), path: file)
+                    let snapshot = try SnapshotReader.read(path: file)
+                    // Deltas after a damaged snapshot build on what was lost: skipped up to the next checkpoint.
+                    if broken && snapshot.header.isDelta {
+                        dependents += 1
+                        continue
+                    }
+                    broken = false
+                    builder.add(snapshot, path: file, keep: i % stride == 0 || i == count - 1 || snapshot.header.isFinal)
                 } catch {
                     warnings.append("skipped \(error.description)")
+                    broken = true
                 }
+            }
+            if dependents > 0 {
+                warnings.append(
+                    "skipped \(plural(dependents, "later snapshot")) of \(series.name) that only record changes since a damaged one"
+                )
             }
             if let timeline = builder.timeline { processes.append(timeline) }
         }
@@ -80,17 +100,52 @@ public enum TimelineReader {
     }
 }
 
-/// Turns one series of tracker snapshots into a timeline, one sample per snapshot.
+/// Turns one series of tracker snapshots into a timeline, one sample per snapshot kept.
+///
+/// It keeps the counters every stack holds now, so checkpoints (every stack that holds anything)
+/// and deltas (only the stacks that changed, format 2) read alike, and a sample left out of a long
+/// series still moves the state on.
 struct TrackerTimelineBuilder {
     let name: String
     let options: TimelineReadOptions
     /// Names code no module holds (JIT and interpreter code), from the runtime's perf map.
     let perfMap: PerfMap?
     private(set) var timeline: ProcessTimeline?
-    /// Per stack id: the site's index in the heap metric, -1 until seen. Ids are stable within an image.
-    private var siteOfStack: [Int] = []
-    private var mappedSiteOfStack: [Int] = []
-    private var identities: [ModuleIdentity] = []
+    private var identities: [ModuleIdentity?] = []
+    private var heap = StackState()
+    private var mapped = StackState()
+    private var hasMapped = false
+
+    /// The counters of every stack of one metric now, and which changed since the last sample recorded.
+    private struct StackState {
+        /// By stack id: the site's index in the metric, -1 until its frames are known.
+        var site: [Int] = []
+        var now: [SiteCounters] = []
+        var changed: Set<Int> = []
+        var holding: Set<Int> = []
+
+        mutating func set(_ id: Int, _ counters: SiteCounters) {
+            if id >= now.count {
+                now += [SiteCounters](repeating: .zero, count: id + 1 - now.count)
+                site += [Int](repeating: -1, count: id + 1 - site.count)
+            }
+            guard now[id] != counters else { return }
+            now[id] = counters
+            changed.insert(id)
+            if counters == .zero { holding.remove(id) } else { holding.insert(id) }
+        }
+
+        /// A checkpoint lists every stack that holds anything: the others hold nothing.
+        mutating func clear(except listed: Set<Int>) {
+            for id in holding where !listed.contains(id) { set(id, .zero) }
+        }
+
+        /// Records the changed counters at `sample` into `table`.
+        mutating func record(into table: inout AttributedMetric, at sample: Int) {
+            for id in changed where site[id] >= 0 { table.record(now[id], site: site[id], at: sample) }
+            changed.removeAll(keepingCapacity: true)
+        }
+    }
 
     init(name: String, options: TimelineReadOptions, perfMap: PerfMap? = nil) {
         self.name = name
@@ -98,8 +153,9 @@ struct TrackerTimelineBuilder {
         self.perfMap = perfMap
     }
 
-    /// Appends the snapshot as the next sample; snapshots must come in sequence order.
-    mutating func add(_ snapshot: Snapshot, path: String) {
+    /// Applies the snapshot, and appends it as the next sample when `keep` (snapshots must come in
+    /// sequence order; a delta applies on top of the ones before it).
+    mutating func add(_ snapshot: Snapshot, path: String, keep: Bool = true) {
         let header = snapshot.header
         if timeline == nil {
             var t = ProcessTimeline(
@@ -115,8 +171,24 @@ struct TrackerTimelineBuilder {
         }
         guard var t = timeline else { return }
         timeline = nil  // keeps the arrays uniquely referenced while they grow
+        defer { timeline = t }
+        if !snapshot.commandLine.isEmpty { t.commandLine = snapshot.commandLine }
         let f = snapshot.figures
-        var metrics: [MetricName: Double] = header.isObserved ? [:] : [.heapMalloc: Double(f.heapLiveBytes)]
+        if !header.isObserved {
+            for module in snapshot.modules {
+                let index = Int(module.index)
+                if index >= identities.count {
+                    identities += [ModuleIdentity?](repeating: nil, count: index + 1 - identities.count)
+                }
+                identities[index] = ModuleIdentity(path: module.path, buildID: module.buildID)
+            }
+            apply(snapshot, to: &t)
+        }
+        guard keep else { return }
+
+        var metrics: [MetricName: Double] = [:]
+        if !header.isObserved { metrics[.heapMalloc] = Double(f.heapLiveBytes) }
+        if hasMapped { metrics[.heapMapped] = Double(f.mappedLiveBytes) }
         if f.values[ProcessFigures.ID.vmRSS.rawValue] != nil {
             metrics[.rss] = Double(f.rss)
             metrics[.rssAnon] = Double(f[.rssAnon])
@@ -129,34 +201,41 @@ struct TrackerTimelineBuilder {
                 time: Double(header.monotonicNanos &- t.startMonotonicNanos) / 1e9, wallClockNanos: header.wallClockNanos,
                 reason: SampleReason(header.reason), isFinal: header.isFinal, metrics: metrics,
                 origin: SampleOrigin(path: path, sequence: header.sequence)))
-        if !snapshot.commandLine.isEmpty { t.commandLine = snapshot.commandLine }
+        guard !header.isObserved else { return }
+        heap.record(into: &t.attributed[.heapMalloc, default: AttributedMetric()], at: index)
+        if hasMapped { mapped.record(into: &t.attributed[.heapMapped, default: AttributedMetric()], at: index) }
+    }
 
-        guard !header.isObserved else {
-            timeline = t
-            return
-        }
-        refreshIdentities(snapshot.modules)
-        var heap = t.attributed[.heapMalloc] ?? AttributedMetric()
-        heap.sampleRate = header.sampleRate
+    /// Moves the stacks' counters on by one snapshot.
+    private mutating func apply(_ snapshot: Snapshot, to t: inout ProcessTimeline) {
+        let header = snapshot.header
+        var table = t.attributed[.heapMalloc] ?? AttributedMetric()
+        table.sampleRate = header.sampleRate
+        if !header.isDelta { heap.clear(except: Set(snapshot.stacks.map { Int($0.id) })) }
         for stack in snapshot.stacks {
-            let site = heapSite(stack, in: &heap)
-            heap.record(
-                counters(stack.liveBytes, stack.liveCount, stack.allocatedBytes, stack.allocatedCount), site: site, at: index)
+            let id = Int(stack.id)
+            heap.set(id, counters(stack.liveBytes, stack.liveCount, stack.allocatedBytes, stack.allocatedCount))
+            // A stack whose frames came in a snapshot that could not be read stays unattributed.
+            if heap.site[id] < 0 && !stack.framesDefinedEarlier { heap.site[id] = table.index(of: callSite(stack)) }
         }
-        t.attributed[.heapMalloc] = heap
+        t.attributed[.heapMalloc] = table
         // Mappings the program made itself, by the same stacks (trackers that record them write figure 40).
-        if f.values[ProcessFigures.ID.mappedLiveBytes.rawValue] != nil {
-            if t.sources.count == 1 { t.sources.append(TimelineSource(kind: "tracker", title: "tracker mapped")) }
-            t.samples[index].metrics[.heapMapped] = Double(f.mappedLiveBytes)
-            var mapped = t.attributed[.heapMapped] ?? AttributedMetric()
-            mapped.sampleRate = header.sampleRate
-            for m in snapshot.mapped {
-                guard let site = mappedSite(m.stackID, heap: heap, in: &mapped) else { continue }
-                mapped.record(counters(m.liveBytes, m.liveCount, m.mappedBytes, m.mappedCount), site: site, at: index)
-            }
-            t.attributed[.heapMapped] = mapped
+        guard snapshot.figures.values[ProcessFigures.ID.mappedLiveBytes.rawValue] != nil else { return }
+        if !hasMapped {
+            hasMapped = true
+            t.sources.append(TimelineSource(kind: "tracker", title: "tracker mapped"))
         }
-        timeline = t
+        var mappedTable = t.attributed[.heapMapped] ?? AttributedMetric()
+        mappedTable.sampleRate = header.sampleRate
+        if !header.isDelta { mapped.clear(except: Set(snapshot.mapped.map { Int($0.stackID) })) }
+        for m in snapshot.mapped {
+            let id = Int(m.stackID)
+            mapped.set(id, counters(m.liveBytes, m.liveCount, m.mappedBytes, m.mappedCount))
+            if mapped.site[id] < 0, id < heap.site.count, heap.site[id] >= 0 {
+                mapped.site[id] = mappedTable.index(of: table.sites[heap.site[id]])
+            }
+        }
+        t.attributed[.heapMapped] = mappedTable
     }
 
     private func counters(_ liveBytes: UInt64, _ liveCount: UInt64, _ allocatedBytes: UInt64, _ allocatedCount: UInt64)
@@ -168,45 +247,20 @@ struct TrackerTimelineBuilder {
             allocatedCount: options.includeAllocations ? Int64(clamping: allocatedCount) : 0)
     }
 
-    /// The heap metric's site of a stack, added on first sight (ids are stable within an image).
-    private mutating func heapSite(_ stack: CallStack, in heap: inout AttributedMetric) -> Int {
-        let id = Int(stack.id)
-        if id >= siteOfStack.count { siteOfStack += [Int](repeating: -1, count: id + 1 - siteOfStack.count) }
-        if siteOfStack[id] < 0 { siteOfStack[id] = heap.index(of: callSite(stack)) }
-        return siteOfStack[id]
-    }
-
-    /// The mapped metric's site of a stack: the same call site as the heap's for that stack id.
-    private mutating func mappedSite(_ stackID: UInt32, heap: AttributedMetric, in mapped: inout AttributedMetric) -> Int? {
-        let id = Int(stackID)
-        if id < mappedSiteOfStack.count, mappedSiteOfStack[id] >= 0 { return mappedSiteOfStack[id] }
-        guard id < siteOfStack.count, siteOfStack[id] >= 0 else { return nil }
-        if id >= mappedSiteOfStack.count {
-            mappedSiteOfStack += [Int](repeating: -1, count: id + 1 - mappedSiteOfStack.count)
-        }
-        mappedSiteOfStack[id] = mapped.index(of: heap.sites[siteOfStack[id]])
-        return mappedSiteOfStack[id]
-    }
-
     /// The image number from the series name (`pid-4217.2` is image 2).
     private var imageNumber: Int { SnapshotSeries.parseName(name)?.1 ?? 1 }
-
-    private mutating func refreshIdentities(_ modules: [Module]) {
-        guard modules.count != identities.count || zip(modules, identities).contains(where: { $0.path != $1.path }) else {
-            return
-        }
-        identities = modules.map { ModuleIdentity(path: $0.path, buildID: $0.buildID) }
-    }
 
     private func callSite(_ stack: CallStack) -> CallSite {
         CallSite(
             frames: stack.frames.map { frame in
-                guard frame.module != Frame.noModule, Int(frame.module) < identities.count else {
+                guard frame.module != Frame.noModule, Int(frame.module) < identities.count,
+                    let module = identities[Int(frame.module)]
+                else {
                     // Outside every module: JIT or interpreter code, named by the perf map when it can be.
                     if let named = perfMap?.frame(at: frame.offset) { return .source(named) }
                     return .native(NativeFrame(module: .unknown, offset: frame.offset))
                 }
-                return .native(NativeFrame(module: identities[Int(frame.module)], offset: frame.offset))
+                return .native(NativeFrame(module: module, offset: frame.offset))
             })
     }
 }
