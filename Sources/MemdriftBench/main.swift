@@ -54,8 +54,9 @@ func temporaryDirectory() -> String {
     return directory.hasSuffix("/") ? directory : directory + "/"
 }
 
-/// Writes a session with `stackCount` call sites over `snapshotCount` snapshots (1 s apart): 1% leak,
-/// 5% fill up and plateau, 5% sawtooth, 20% noisy, the rest constant.
+/// Writes a session with `stackCount` call sites over `snapshotCount` snapshots (1 s apart), as the
+/// tracker writes format 2: a checkpoint every 360 snapshots and deltas of the stacks that changed
+/// in between. 1% leak, 5% fill up and plateau, 5% sawtooth, 20% noisy, the rest constant.
 func syntheticSession(stacks stackCount: Int, snapshots snapshotCount: Int) throws -> String {
     let dir = temporaryDirectory() + "memdrift-bench-" + UUID().uuidString
     let series = dir + "/pid-1000"
@@ -67,10 +68,11 @@ func syntheticSession(stacks stackCount: Int, snapshots snapshotCount: Int) thro
     }
     let noise = (0..<stackCount).map { _ in random() }
     let modules = [Module(index: 0, base: 0, start: 0, end: 1 << 30, buildID: [1], path: "/nonexistent/synthetic-app")]
+    var previous = [UInt64](repeating: UInt64.max, count: stackCount)
     for i in 0..<snapshotCount {
         let t = Double(i + 1)
+        let checkpoint = i % 360 == 0
         var stacks: [CallStack] = []
-        stacks.reserveCapacity(stackCount)
         var heap: UInt64 = 0
         for id in 0..<stackCount {
             let base = 4096.0 * Double(1 + id % 50)
@@ -84,23 +86,29 @@ func syntheticSession(stacks stackCount: Int, snapshots snapshotCount: Int) thro
             }
             let bytes = UInt64(value)
             heap += bytes
-            let frames = (0..<6).map { Frame(module: 0, offset: UInt64(0x1000 + id * 64 + $0 * 8)) }
-            stacks.append(
-                CallStack(
-                    id: UInt32(id), frames: frames, liveBytes: bytes, liveCount: bytes / 64, allocatedBytes: bytes,
-                    allocatedCount: bytes / 64))
+            guard checkpoint || bytes != previous[id] else { continue }
+            previous[id] = bytes
+            var stack = CallStack(
+                id: UInt32(id), frames: [], liveBytes: bytes, liveCount: bytes / 64, allocatedBytes: bytes,
+                allocatedCount: bytes / 64)
+            if checkpoint || i == 0 {
+                stack.frames = (0..<6).map { Frame(module: 0, offset: UInt64(0x1000 + id * 64 + $0 * 8)) }
+            } else {
+                stack.framesDefinedEarlier = true
+            }
+            stacks.append(stack)
         }
         var figures = ProcessFigures()
         figures[.heapLiveBytes] = heap
         figures[.vmRSS] = heap + 50_000_000
         let ns = UInt64(t * 1e9)
         let header = SnapshotHeader(
-            pid: 1000, sequence: UInt64(i + 1), wallClockNanos: ns, monotonicNanos: ns, startWallClockNanos: 0,
-            startMonotonicNanos: 0, intervalNanos: 1_000_000_000)
+            flags: checkpoint ? 0 : 0x8, pid: 1000, sequence: UInt64(i + 1), wallClockNanos: ns, monotonicNanos: ns,
+            startWallClockNanos: 0, startMonotonicNanos: 0, intervalNanos: 1_000_000_000)
         let snapshot = Snapshot(
             header: header, executable: "/nonexistent/synthetic-app", commandLine: ["synthetic-app"], figures: figures,
-            modules: modules, stacks: stacks)
-        let name = "snap-" + String(repeating: "0", count: max(0, 6 - String(i + 1).count)) + String(i + 1) + ".mds"
+            modules: checkpoint ? modules : [], stacks: stacks)
+        let name = SnapshotSeries.fileName(sequence: UInt64(i + 1))
         try Data(SnapshotEncoder.encode(snapshot)).write(to: URL(fileURLWithPath: series + "/" + name))
     }
     return dir
@@ -116,8 +124,11 @@ func benchReport(stacks: Int, snapshots: Int) throws {
         analysis = Judge(names: StackSymbolizer()).judge(try TimelineReader.read(path, options: .liveOnly))
     }
     let p = analysis?.processes.first
+    let size = directorySize(path)
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
     print(
-        "report: \(stacks) stacks x \(snapshots) snapshots (written in \(generation)): analyzed in \(elapsed); verdict \(p?.verdict.rawValue ?? "?"), \(p?.suspects.count ?? 0) suspects shown"
+        "report: \(stacks) stacks x \(snapshots) snapshots, \(Units.formatBytes(size)) on disk (written in \(generation)): analyzed in \(elapsed), peak RSS \(Units.formatBytes(UInt64(usage.ru_maxrss) * 1024)); verdict \(p?.verdict.rawValue ?? "?"), \(p?.suspects.count ?? 0) suspects shown"
     )
 }
 

@@ -61,6 +61,16 @@ extension Memdrift {
             ))
         var pprofURL: String?
 
+        @Option(
+            name: .long,
+            help: ArgumentHelp(
+                "The most the session may take on disk (e.g. 500MB, 2GiB). Default: 1GiB.",
+                discussion:
+                    "Past it, the middle of every series is thinned: each snapshot there is folded into the next, keeping every change but half the resolution; the start, where the warm-up ends, and the most recent fifth keep every snapshot."
+            ),
+            transform: Units.bytes)
+        var maxSessionSize: UInt64 = 1 << 30
+
         @Flag(
             name: .long,
             help: ArgumentHelp(
@@ -82,6 +92,8 @@ extension Memdrift {
         var command: [String] = []
 
         mutating func run() throws {
+            // Captured with the command, since anything after the options may be the command's own.
+            if ["-h", "--help"].contains(command.first) { throw CleanExit.helpRequest(self) }
             var gating = gate
             if !gate && thresholds.isGiven {
                 // Gate options mean the user wants the run gated: a JUnit file nobody writes fails CI silently.
@@ -99,6 +111,7 @@ extension Memdrift {
             options.quiet = quiet
             options.runtimeSupport = !noRuntimeSupport
             options.pprofURL = pprofURL
+            options.maxSessionSize = maxSessionSize
             _ = try analysis.options()  // reject bad analysis flags before the run, not after it
             let result = try userFacing { try Recorder(options: options).run() }
             guard gating || !quiet else { throw ExitCode(result.exitCode) }

@@ -43,6 +43,16 @@ extension Memdrift {
             ))
         var pprofURL: String?
 
+        @Option(
+            name: .long,
+            help: ArgumentHelp(
+                "The most the session may take on disk (e.g. 500MB, 2GiB). Default: 1GiB.",
+                discussion:
+                    "Past it, the middle of every series is thinned: each snapshot there is folded into the next, keeping every change but half the resolution; the start, where the warm-up ends, and the most recent fifth keep every snapshot."
+            ),
+            transform: Units.bytes)
+        var maxSessionSize: UInt64 = 1 << 30
+
         @Flag(
             name: .long,
             help: "Apply the gate's thresholds at the end and exit with its code (0 pass, 1 fail); implied by any gate option.")
@@ -59,6 +69,7 @@ extension Memdrift {
             options.outputDirectory = output
             options.quiet = quiet
             options.pprofURL = pprofURL
+            options.maxSessionSize = maxSessionSize
             _ = try analysis.options()
             let session = try userFacing { try ProcessWatcher(options: options).run() }
             guard gating || !quiet else { return }

@@ -16,6 +16,8 @@ public struct WatchOptions: Sendable {
     public var quiet = false
     /// A Go net/http/pprof heap endpoint of the first watched process, fetched every interval.
     public var pprofURL: String?
+    /// Bytes the session may take: past it the middle of every series is thinned.
+    public var maxSessionSize: UInt64 = 1 << 30
 
     /// Options for watching `pids` with the defaults.
     public init(pids: [Int32]) { self.pids = pids }
@@ -55,6 +57,8 @@ public final class ProcessWatcher {
             try? GoProfileRecorder(url: $0, sessionPath: session, pid: first, interval: options.interval)
         }
         var watcher = SessionWatcher(path: session)
+        let thinner = SessionThinner(session: session, budget: options.maxSessionSize)
+        var lastThinned = Date()
         let start = Date()
         var lastProgress = Date.distantPast
         while true {
@@ -80,6 +84,10 @@ public final class ProcessWatcher {
                 var warnings = observer.sample(tree(), reason: .interval)
                 if let warning = goHeap?.poll() { warnings.append(warning) }
                 for warning in warnings where !options.quiet { progress.note(warning) }
+            }
+            if Date().timeIntervalSince(lastThinned) >= 30 {
+                lastThinned = Date()
+                thinner.thinIfNeeded()
             }
             if !options.quiet && Date().timeIntervalSince(lastProgress) >= 1 {
                 lastProgress = Date()

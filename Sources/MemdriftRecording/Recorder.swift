@@ -21,6 +21,8 @@ public struct RunOptions: Sendable {
     public var grace: Double = 5
     /// No progress line and no summary: only the session is written.
     public var quiet = false
+    /// Bytes the session may take: past it the middle of every series is thinned.
+    public var maxSessionSize: UInt64 = 1 << 30
     /// A Go net/http/pprof heap endpoint of the command (`http://127.0.0.1:6060/debug/pprof/heap`),
     /// fetched every interval.
     public var pprofURL: String?
@@ -130,6 +132,8 @@ public final class Recorder {
             try? GoProfileRecorder(url: $0, sessionPath: session, pid: pid, interval: options.interval)
         }
         goHeap?.quietFailuresAtStart = 3
+        let thinner = SessionThinner(session: session, budget: options.maxSessionSize)
+        var lastThinned = Date()
         defer { for warning in perfMaps.finish() where !options.quiet { progress.note(warning) } }
         var lastProgress = Date.distantPast
         var lastReported = 0
@@ -170,6 +174,10 @@ public final class Recorder {
                 var warnings = observer.sample(tree, reason: .interval) + perfMaps.copy(tree)
                 if let warning = goHeap?.poll() { warnings.append(warning) }
                 for warning in warnings where !options.quiet { progress.note(warning) }
+            }
+            if Date().timeIntervalSince(lastThinned) >= 30 {
+                lastThinned = Date()
+                thinner.thinIfNeeded()
             }
             if !options.quiet && Date().timeIntervalSince(lastProgress) >= 1 {
                 lastProgress = Date()

@@ -156,4 +156,12 @@ import Testing
         #expect(outcome.stderrText.contains("memdrift gate: PASS"))
         #expect(outcome.stdoutText == "steady: done\n" || !outcome.stdoutText.contains("memdrift"))
     }
+
+    @Test func helpIsHelpNotACommand() throws {
+        for flag in ["--help", "-h"] {
+            let outcome = try launch(Built.memdrift, ["run", flag])
+            #expect(outcome.status == 0)
+            #expect(outcome.stdoutText.contains("USAGE: memdrift run"))
+        }
+    }
 }

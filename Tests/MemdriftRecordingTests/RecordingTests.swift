@@ -143,3 +143,83 @@ func makeTemporaryDirectory() throws -> String {
         #expect(line.hasSuffix("1 process, 6 snapshots | rss 4.0 MiB (+2.0 MiB)"))  // no heap figure: /proc only
     }
 }
+
+@Suite struct SessionThinnerTests {
+    /// A checkpoint and deltas of a leaking and a flat stack; the leak's frames are given once.
+    private func series(in dir: String, count: Int) throws {
+        try FileManager.default.createDirectory(atPath: "\(dir)/pid-5", withIntermediateDirectories: true)
+        let modules = [Module(index: 0, base: 0, start: 0, end: 1 << 20, buildID: [1], path: "/bin/app")]
+        for i in 0..<count {
+            let first = i == 0
+            var leak = CallStack(
+                id: 1, frames: first ? [Frame(module: 0, offset: 0x10)] : [], liveBytes: UInt64(1000 * (i + 1)), liveCount: 1,
+                allocatedBytes: 0, allocatedCount: 0)
+            leak.framesDefinedEarlier = !first
+            var stacks = [leak]
+            // A stack that appears half way and changes once.
+            if i == count / 2 || i == count / 2 + 1 {
+                var late = CallStack(
+                    id: 2, frames: i == count / 2 ? [Frame(module: 0, offset: 0x20)] : [], liveBytes: UInt64(500 * i),
+                    liveCount: 1, allocatedBytes: 0, allocatedCount: 0)
+                late.framesDefinedEarlier = i != count / 2
+                stacks.append(late)
+            }
+            let header = SnapshotHeader(
+                flags: first ? 0 : 0x8, pid: 5, sequence: UInt64(i + 1), wallClockNanos: UInt64(i) * 1_000_000_000,
+                monotonicNanos: UInt64(i) * 1_000_000_000, startWallClockNanos: 0, startMonotonicNanos: 0,
+                intervalNanos: 1_000_000_000)
+            var figures = ProcessFigures()
+            figures[.heapLiveBytes] = UInt64(1000 * (i + 1))
+            let snapshot = Snapshot(
+                header: header, executable: "/bin/app", commandLine: ["app"], figures: figures, modules: first ? modules : [],
+                stacks: stacks)
+            try Data(SnapshotEncoder.encode(snapshot)).write(
+                to: URL(fileURLWithPath: "\(dir)/pid-5/\(SnapshotSeries.fileName(sequence: UInt64(i + 1)))"))
+        }
+    }
+
+    /// Folding loses resolution in the middle, never a change: every snapshot that remains reads as before.
+    @Test func thinningKeepsTheEndsAndEveryChange() throws {
+        let dir = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try series(in: dir, count: 40)
+        let before = try TimelineReader.read(dir).processes[0]
+        let removed = SessionThinner(session: dir, budget: 1).thinIfNeeded()
+        #expect(removed > 10)
+        let after = try TimelineReader.read(dir)
+        #expect(after.warnings.isEmpty)
+        let t = after.processes[0]
+        #expect(t.samples.count == 40 - removed)
+        let kept = t.samples.map(\.origin.sequence)
+        #expect(Array(kept.prefix(6)) == [1, 2, 3, 4, 5, 6] && Array(kept.suffix(8)) == Array(33...40))
+        // The state at every remaining snapshot is what it was.
+        for (site, history) in zip(
+            after.processes[0].attributed[.heapMalloc]!.sites, after.processes[0].attributed[.heapMalloc]!.histories)
+        {
+            let old = try #require(before.attributed[.heapMalloc]?.position(of: site))
+            for (i, sample) in t.samples.enumerated() {
+                let j = try #require(before.samples.firstIndex { $0.origin.sequence == sample.origin.sequence })
+                #expect(history.counters(at: i) == before.attributed[.heapMalloc]!.histories[old].counters(at: j))
+            }
+        }
+    }
+
+    @Test func runtimeProfilesLoseEveryOtherOneInTheMiddle() throws {
+        let dir = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try FileManager.default.createDirectory(atPath: "\(dir)/js-7", withIntermediateDirectories: true)
+        for i in 0..<20 { try Data("x".utf8).write(to: URL(fileURLWithPath: "\(dir)/js-7/heap-\(String(1000 + i)).json")) }
+        let thinner = SessionThinner(session: dir, budget: 1)
+        #expect(thinner.middle((1000..<1020).map { UInt64($0) }) == [2, 4, 6, 8, 10, 12, 14])
+        #expect(thinner.thinIfNeeded() > 0)
+        let left = try FileManager.default.contentsOfDirectory(atPath: "\(dir)/js-7").sorted()
+        #expect(left.first == "heap-1000.json" && left.last == "heap-1019.json")
+    }
+
+    @Test func aSessionWithinItsBudgetIsLeftAlone() throws {
+        let dir = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try series(in: dir, count: 10)
+        #expect(SessionThinner(session: dir, budget: 1 << 30).thinIfNeeded() == 0)
+    }
+}

@@ -118,7 +118,7 @@ public struct SnapshotSeries: Sendable, Hashable {
     }
 
     /// Parses `pid-<pid>` or `pid-<pid>.<image>`.
-    static func parseName(_ name: String) -> (Int32, Int)? {
+    public static func parseName(_ name: String) -> (Int32, Int)? {
         guard name.hasPrefix("pid-") else { return nil }
         let parts = name.dropFirst(4).split(separator: ".", omittingEmptySubsequences: false)
         guard parts.count <= 2, let pid = Int32(parts[0]), pid > 0 else { return nil }
@@ -134,7 +134,7 @@ public struct SnapshotSeries: Sendable, Hashable {
     }
 
     /// Parses `snap-<sequence>.mds`.
-    static func parseSnapshotName(_ name: String) -> UInt64? {
+    public static func parseSnapshotName(_ name: String) -> UInt64? {
         guard name.hasPrefix("snap-"), name.hasSuffix("." + SnapshotFormat.fileExtension) else { return nil }
         return UInt64(name.dropFirst(5).dropLast(SnapshotFormat.fileExtension.count + 1))
     }

@@ -64,3 +64,21 @@ public func readWholeFile(_ path: String, limit: Int = 4 << 20) -> [UInt8]? {
 public func readWholeTextFile(_ path: String, limit: Int = 4 << 20) -> String? {
     readWholeFile(path, limit: limit).map { String(decoding: $0, as: UTF8.self) }
 }
+
+/// Bytes of the files under `path`, subdirectories included (links not followed).
+public func directorySize(_ path: String) -> UInt64 {
+    guard let dir = opendir(path) else { return 0 }
+    defer { closedir(dir) }
+    var total: UInt64 = 0
+    while let entry = readdir(dir) {
+        let name = withUnsafePointer(to: entry.pointee.d_name) {
+            $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
+        }
+        if name == "." || name == ".." { continue }
+        let child = path + "/" + name
+        var info = stat()
+        guard lstat(child, &info) == 0 else { continue }
+        total += info.st_mode & S_IFMT == S_IFDIR ? directorySize(child) : UInt64(info.st_size)
+    }
+    return total
+}
