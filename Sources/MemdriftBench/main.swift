@@ -120,15 +120,16 @@ func benchReport(stacks: Int, snapshots: Int) throws {
     let generation = try clock.measure { path = try syntheticSession(stacks: stacks, snapshots: snapshots) }
     defer { try? FileManager.default.removeItem(atPath: path) }
     var analysis: SessionAnalysis?
-    let elapsed = try clock.measure {
-        analysis = Judge(names: StackSymbolizer()).judge(try TimelineReader.read(path, options: .liveOnly))
-    }
+    var timelines: SessionTimelines?
+    let reading = try clock.measure { timelines = try TimelineReader.read(path, options: .liveOnly) }
+    let judging = clock.measure { analysis = timelines.map { Judge(names: StackSymbolizer()).judge($0) } }
+    let elapsed = reading + judging
     let p = analysis?.processes.first
     let size = directorySize(path)
     var usage = rusage()
     getrusage(RUSAGE_SELF.rawValue, &usage)
     print(
-        "report: \(stacks) stacks x \(snapshots) snapshots, \(Units.formatBytes(size)) on disk (written in \(generation)): analyzed in \(elapsed), peak RSS \(Units.formatBytes(UInt64(usage.ru_maxrss) * 1024)); verdict \(p?.verdict.rawValue ?? "?"), \(p?.suspects.count ?? 0) suspects shown"
+        "report: \(stacks) stacks x \(snapshots) snapshots, \(Units.formatBytes(size)) on disk (written in \(generation)): analyzed in \(elapsed) (read \(reading), judged \(judging)), peak RSS \(Units.formatBytes(UInt64(usage.ru_maxrss) * 1024)); verdict \(p?.verdict.rawValue ?? "?"), \(p?.suspects.count ?? 0) suspects shown"
     )
 }
 

@@ -29,17 +29,17 @@ struct ByteReader {
         return bytes[offset..<offset + n]
     }
 
-    mutating func u16() throws(FormatError) -> UInt16 { UInt16(truncatingIfNeeded: try integer(2)) }
-    mutating func u32() throws(FormatError) -> UInt32 { UInt32(truncatingIfNeeded: try integer(4)) }
-    mutating func u64() throws(FormatError) -> UInt64 { try integer(8) }
+    mutating func u16() throws(FormatError) -> UInt16 { try integer(UInt16.self) }
+    mutating func u32() throws(FormatError) -> UInt32 { try integer(UInt32.self) }
+    mutating func u64() throws(FormatError) -> UInt64 { try integer(UInt64.self) }
     mutating func i32() throws(FormatError) -> Int32 { Int32(bitPattern: try u32()) }
 
-    private mutating func integer(_ size: Int) throws(FormatError) -> UInt64 {
+    private mutating func integer<T: FixedWidthInteger>(_: T.Type) throws(FormatError) -> T {
+        let size = MemoryLayout<T>.size
         try need(size)
-        var v: UInt64 = 0
-        for i in 0..<size { v |= UInt64(bytes[offset + i]) << (8 * UInt64(i)) }
+        let at = offset
         offset += size
-        return v
+        return bytes.withUnsafeBytes { T(littleEndian: $0.loadUnaligned(fromByteOffset: at, as: T.self)) }
     }
 
     mutating func string(_ n: Int) throws(FormatError) -> String {

@@ -121,28 +121,36 @@ struct TrackerTimelineBuilder {
         /// By stack id: the site's index in the metric, -1 until its frames are known.
         var site: [Int] = []
         var now: [SiteCounters] = []
-        var changed: Set<Int> = []
-        var holding: Set<Int> = []
+        /// Stacks changed since the last sample recorded, once each.
+        var changed: [Int] = []
+        var isChanged: [Bool] = []
 
         mutating func set(_ id: Int, _ counters: SiteCounters) {
             if id >= now.count {
-                now += [SiteCounters](repeating: .zero, count: id + 1 - now.count)
-                site += [Int](repeating: -1, count: id + 1 - site.count)
+                let grow = id + 1 - now.count
+                now += [SiteCounters](repeating: .zero, count: grow)
+                site += [Int](repeating: -1, count: grow)
+                isChanged += [Bool](repeating: false, count: grow)
             }
             guard now[id] != counters else { return }
             now[id] = counters
-            changed.insert(id)
-            if counters == .zero { holding.remove(id) } else { holding.insert(id) }
+            if !isChanged[id] {
+                isChanged[id] = true
+                changed.append(id)
+            }
         }
 
         /// A checkpoint lists every stack that holds anything: the others hold nothing.
         mutating func clear(except listed: Set<Int>) {
-            for id in holding where !listed.contains(id) { set(id, .zero) }
+            for id in now.indices where now[id] != .zero && !listed.contains(id) { set(id, .zero) }
         }
 
         /// Records the changed counters at `sample` into `table`.
         mutating func record(into table: inout AttributedMetric, at sample: Int) {
-            for id in changed where site[id] >= 0 { table.record(now[id], site: site[id], at: sample) }
+            for id in changed {
+                isChanged[id] = false
+                if site[id] >= 0 { table.record(now[id], site: site[id], at: sample) }
+            }
             changed.removeAll(keepingCapacity: true)
         }
     }
