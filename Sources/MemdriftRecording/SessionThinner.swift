@@ -65,7 +65,7 @@ struct SessionThinner {
                 let later = try? SnapshotReader.read(path: files[index + 1]),
                 !earlier.header.isFinal, earlier.header.pid == later.header.pid
             else { continue }
-            let merged = Self.fold(earlier, into: later)
+            let merged = Snapshot.combined(earlier, later)
             let name = Path.lastComponent(of: files[index + 1])
             guard SessionFiles.writeAtomically(SnapshotEncoder.encode(merged), directory: directory, name: name) == nil else {
                 continue
@@ -87,30 +87,5 @@ struct SessionThinner {
         var removed = 0
         for index in middle(files.map(\.0)) where unlink(Path.join(directory, files[index].1)) == 0 { removed += 1 }
         return removed
-    }
-
-    /// `later` as it would read without `earlier` before it: a delta also carries what `earlier`
-    /// changed (and the frames and modules it gave), a checkpoint needs nothing.
-    static func fold(_ earlier: Snapshot, into later: Snapshot) -> Snapshot {
-        guard later.header.isDelta else { return later }
-        var merged = later
-        if !earlier.header.isDelta { merged.header.flags &= ~0x8 }  // the state as a whole: a checkpoint
-        var stacks = Dictionary(earlier.stacks.map { ($0.id, $0) }, uniquingKeysWith: { $1 })
-        for var stack in later.stacks {
-            // Frames given by the earlier snapshot travel with the stack.
-            if stack.framesDefinedEarlier, let given = stacks[stack.id], !given.framesDefinedEarlier {
-                stack.frames = given.frames
-                stack.framesDefinedEarlier = false
-            }
-            stacks[stack.id] = stack
-        }
-        merged.stacks = stacks.values.sorted { $0.id < $1.id }
-        var modules = Dictionary(earlier.modules.map { ($0.index, $0) }, uniquingKeysWith: { $1 })
-        for module in later.modules { modules[module.index] = module }
-        merged.modules = modules.values.sorted { $0.index < $1.index }
-        var mapped = Dictionary(earlier.mapped.map { ($0.stackID, $0) }, uniquingKeysWith: { $1 })
-        for m in later.mapped { mapped[m.stackID] = m }
-        merged.mapped = mapped.values.sorted { $0.stackID < $1.stackID }
-        return merged
     }
 }

@@ -289,26 +289,33 @@ void md_mappings_release(md_mappings_taken *taken) {
     taken->count = taken->mapped = 0;
 }
 
-void md_mappings_write(md_buffer *b, uint32_t stacks, md_totals *totals) {
+void md_mappings_write(md_buffer *b, uint32_t stacks, md_totals *totals, md_written *w) {
     lock_table();
     size_t count_at = b->length;
     uint32_t written = 0;
     md_buffer_u32(b, 0);
-    for (uint32_t id = 0; id < stacks && id < counter_capacity; id++) {
+    for (uint32_t id = 0; id < stacks; id++) {
+        w->given[id] &= (uint8_t)~MD_LISTED_MAPPED;
+        if (id >= counter_capacity) continue;
         const md_mapped *c = &counters[id];
-        if (!c->live_bytes && !c->live_count && !c->bytes && !c->count) continue;
-        uint64_t live_bytes = c->live_bytes > 0 ? (uint64_t)c->live_bytes : 0;
-        uint64_t live_count = c->live_count > 0 ? (uint64_t)c->live_count : 0;
-        md_buffer_u32(b, id);
-        md_buffer_u32(b, 0);
-        md_buffer_u64(b, live_bytes);
-        md_buffer_u64(b, live_count);
-        md_buffer_u64(b, c->bytes);
-        md_buffer_u64(b, c->count);
-        totals->mapped_live_bytes += live_bytes;
-        totals->mapped_live_count += live_count;
+        const int64_t now[4] = {c->live_bytes > 0 ? c->live_bytes : 0, c->live_count > 0 ? c->live_count : 0,
+                                (int64_t)c->bytes, (int64_t)c->count};
+        int64_t *last = &w->mapped[(size_t)id * 4];
+        int holds = now[0] || now[1] || now[2] || now[3];
+        int list = w->checkpoint ? holds : memcmp(now, last, sizeof now) != 0;
+        memcpy(last, now, sizeof now);
+        totals->mapped_live_bytes += (uint64_t)now[0];
+        totals->mapped_live_count += (uint64_t)now[1];
         totals->mapped_bytes += c->bytes;
         totals->mapped_count += c->count;
+        if (!list) continue;
+        w->given[id] |= MD_LISTED_MAPPED;
+        md_buffer_u32(b, id);
+        md_buffer_u32(b, 0);
+        md_buffer_u64(b, (uint64_t)now[0]);
+        md_buffer_u64(b, (uint64_t)now[1]);
+        md_buffer_u64(b, c->bytes);
+        md_buffer_u64(b, c->count);
         written++;
     }
     if (!b->failed) memcpy(b->data + count_at, &written, sizeof written);

@@ -209,12 +209,26 @@ void md_modules_resolve(const uintptr_t *addresses, int n, md_frame *out) {
     md_lock_release(&module_lock);
 }
 
-void md_modules_write(md_buffer *b) {
+uint32_t md_modules_count(void) {
+    md_lock_acquire(&module_lock);
+    uint32_t n = module_count;
+    md_lock_release(&module_lock);
+    return n;
+}
+
+void md_modules_write(md_buffer *b, md_written *w) {
     md_lock_acquire(&module_lock);
     refresh(); /* mark what has been unloaded since */
-    md_buffer_u32(b, module_count);
+    size_t count_at = b->length;
+    uint32_t listed = 0;
+    md_buffer_u32(b, 0);
     for (uint32_t i = 0; i < module_count; i++) {
         const md_module *m = &modules[i];
+        uint8_t state = m->loaded ? 1 : 2;
+        int list = w->checkpoint || i >= w->module_capacity || w->modules[i] != state;
+        if (i < w->module_capacity) w->modules[i] = state;
+        if (!list) continue;
+        listed++;
         md_buffer_u32(b, i);
         md_buffer_u32(b, m->loaded ? 1u : 0u);
         md_buffer_u64(b, m->base);
@@ -225,6 +239,7 @@ void md_modules_write(md_buffer *b) {
         md_buffer_append(b, m->build_id, m->build_id_length);
         md_buffer_append(b, paths + m->path_offset, m->path_length);
     }
+    if (!b->failed) memcpy(b->data + count_at, &listed, sizeof listed);
     md_lock_release(&module_lock);
 }
 

@@ -81,9 +81,60 @@ static void write_process(md_buffer *b) {
 }
 
 /* Not async-signal-safe (mallinfo2 takes the allocator's locks); allocation-free. */
-void md_snapshot_encode(md_buffer *b, uint32_t reason, uint32_t flags, uint64_t sequence) {
+/* Grows each per-stack array to `stacks` entries (zero-filled), the module states to `modules`. */
+int md_written_reserve(md_written *w, uint32_t stacks, uint32_t modules) {
+    if (stacks > w->stacks) {
+        size_t want = w->stacks ? w->stacks : 4096;
+        while (want < stacks)
+            want *= 2;
+        int64_t *heap = md_map(want * 4 * sizeof(int64_t)), *mapped = md_map(want * 4 * sizeof(int64_t));
+        uint8_t *given = md_map(want);
+        if (!heap || !mapped || !given) {
+            md_unmap(heap, want * 4 * sizeof(int64_t));
+            md_unmap(mapped, want * 4 * sizeof(int64_t));
+            md_unmap(given, want);
+            return -1;
+        }
+        if (w->stacks) {
+            memcpy(heap, w->heap, w->stacks * 4 * sizeof(int64_t));
+            memcpy(mapped, w->mapped, w->stacks * 4 * sizeof(int64_t));
+            memcpy(given, w->given, w->stacks);
+            md_unmap(w->heap, w->stacks * 4 * sizeof(int64_t));
+            md_unmap(w->mapped, w->stacks * 4 * sizeof(int64_t));
+            md_unmap(w->given, w->stacks);
+        }
+        w->heap = heap;
+        w->mapped = mapped;
+        w->given = given;
+        w->stacks = want;
+    }
+    if (modules > w->module_capacity) {
+        size_t want = w->module_capacity ? w->module_capacity * 2 : 1024;
+        while (want < modules)
+            want *= 2;
+        uint8_t *states = md_map(want);
+        if (!states) return -1;
+        if (w->module_capacity) {
+            memcpy(states, w->modules, w->module_capacity);
+            md_unmap(w->modules, w->module_capacity);
+        }
+        w->modules = states;
+        w->module_capacity = want;
+    }
+    return 0;
+}
+
+void md_snapshot_encode(md_buffer *b, uint32_t reason, uint32_t flags, uint64_t sequence, md_written *w) {
     b->length = 0;
     b->failed = 0;
+    /* Room for every stack and module there is now; more may come while it is written, and
+     * those wait for the next snapshot. */
+    uint32_t stack_count = md_stacks_count();
+    if (md_written_reserve(w, stack_count, md_modules_count() + 64) != 0) {
+        b->failed = 1;
+        return;
+    }
+    if (!w->checkpoint) flags |= MEMDRIFT_FLAG_DELTA;
     md_buffer_append(b, MEMDRIFT_FORMAT_MAGIC, 8);
     md_buffer_u32(b, MEMDRIFT_FORMAT_VERSION);
     md_buffer_u32(b, MEMDRIFT_FORMAT_HEADER_BYTES);
@@ -106,16 +157,16 @@ void md_snapshot_encode(md_buffer *b, uint32_t reason, uint32_t flags, uint64_t 
     write_process(b);
     end_section(b, at);
 
-    /* Stacks are gathered first so the figures describe the same moment. */
-    static md_buffer stacks; /* reused: snapshots are serialized by the writer lock */
+    /* Stacks are gathered first so the figures describe the same moment; mapped memory before
+     * them, since a stack it lists must be given in STACKS. */
+    static md_buffer stacks, mapped; /* reused: snapshots are serialized by the writer lock */
     md_totals totals = {0};
-    stacks.length = 0;
-    stacks.failed = 0;
-    md_stacks_write(&stacks, &totals);
-    static md_buffer mapped;
     mapped.length = 0;
     mapped.failed = 0;
-    md_mappings_write(&mapped, (uint32_t)totals.stacks, &totals); /* only stacks that STACKS holds */
+    md_mappings_write(&mapped, stack_count, &totals, w);
+    stacks.length = 0;
+    stacks.failed = 0;
+    md_stacks_write(&stacks, &totals, w, stack_count);
 
     size_t status_at = b->length;
     size_t status_n = append_file(b, "/proc/self/status", 64 * 1024);
@@ -156,7 +207,7 @@ void md_snapshot_encode(md_buffer *b, uint32_t reason, uint32_t flags, uint64_t 
     end_section(b, at);
 
     begin_section(b, MEMDRIFT_SECTION_MODULES, &at);
-    md_modules_write(b);
+    md_modules_write(b, w);
     end_section(b, at);
 
     begin_section(b, MEMDRIFT_SECTION_STACKS, &at);

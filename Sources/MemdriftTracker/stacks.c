@@ -334,10 +334,9 @@ void md_thread_retire(void *block) {
     md_guard_leave(guard);
 }
 
-void md_stacks_write(md_buffer *b, md_totals *totals) {
+void md_stacks_write(md_buffer *b, md_totals *totals, md_written *w, uint32_t count) {
     static int64_t *sums;
     static size_t sums_bytes;
-    uint32_t count = md_stacks_count();
     size_t need = (size_t)count * COUNTERS * sizeof(int64_t);
     if (need > sums_bytes) {
         md_unmap(sums, sums_bytes);
@@ -371,7 +370,9 @@ void md_stacks_write(md_buffer *b, md_totals *totals) {
 
     totals->stacks = count;
     totals->dropped = atomic_load_explicit(&dropped, memory_order_relaxed);
-    md_buffer_u32(b, count);
+    size_t count_at = b->length;
+    uint32_t listed = 0;
+    md_buffer_u32(b, 0);
     for (uint32_t id = 0; id < count; id++) {
         const int64_t *v = &sums[id * COUNTERS];
         /* Counters of different threads are read at slightly different moments. */
@@ -384,20 +385,35 @@ void md_stacks_write(md_buffer *b, md_totals *totals) {
         totals->alloc_count += (uint64_t)v[ALLOC_COUNT];
         totals->free_bytes += (uint64_t)v[FREE_BYTES];
         totals->free_count += (uint64_t)v[FREE_COUNT];
+        const int64_t now[4] = {live_bytes, live_count, v[ALLOC_BYTES], v[ALLOC_COUNT]};
+        int64_t *last = &w->heap[(size_t)id * 4];
+        uint8_t *given = &w->given[id];
+        int changed = memcmp(now, last, sizeof now) != 0;
+        int holds = now[0] || now[1] || now[2] || now[3];
+        /* Mapped memory refers to its stack: a checkpoint lists it, a delta gives its frames once. */
+        int mapped = *given & MD_LISTED_MAPPED;
+        int list = w->checkpoint ? holds || mapped : changed || (mapped && !(*given & MD_GIVEN_FRAMES));
+        if (w->checkpoint) *given &= (uint8_t)~MD_GIVEN_FRAMES;
+        memcpy(last, now, sizeof now);
+        if (!list) continue;
+        int frames = !(*given & MD_GIVEN_FRAMES);
+        *given |= MD_GIVEN_FRAMES;
+        listed++;
         const md_stack *s = stack_at(id);
         md_buffer_u32(b, id);
-        md_buffer_u16(b, (uint16_t)s->depth);
-        md_buffer_u16(b, 0);
-        md_buffer_u64(b, (uint64_t)live_bytes);
-        md_buffer_u64(b, (uint64_t)live_count);
-        md_buffer_u64(b, (uint64_t)v[ALLOC_BYTES]);
-        md_buffer_u64(b, (uint64_t)v[ALLOC_COUNT]);
-        for (uint32_t f = 0; f < s->depth; f++) {
+        md_buffer_u16(b, frames ? (uint16_t)s->depth : 0);
+        md_buffer_u16(b, frames ? 0 : MEMDRIFT_STACK_FRAMES_GIVEN);
+        md_buffer_u64(b, (uint64_t)now[0]);
+        md_buffer_u64(b, (uint64_t)now[1]);
+        md_buffer_u64(b, (uint64_t)now[2]);
+        md_buffer_u64(b, (uint64_t)now[3]);
+        for (uint32_t f = 0; frames && f < s->depth; f++) {
             uint32_t module = MD_FRAME_MODULE(s->frames[f]);
             md_buffer_u32(b, module == MD_FRAME_NO_MODULE ? MEMDRIFT_MODULE_UNKNOWN : module);
             md_buffer_u64(b, MD_FRAME_OFFSET(s->frames[f]));
         }
     }
+    if (!b->failed) memcpy(b->data + count_at, &listed, sizeof listed);
 }
 
 void md_stacks_lock_for_fork(void) {

@@ -77,6 +77,20 @@ void md_buffer_u64(md_buffer *b, uint64_t v);
 /* Ensures room for `n` more bytes; returns a pointer to write them or NULL. */
 unsigned char *md_buffer_reserve(md_buffer *b, size_t n);
 
+/* What a series has written since its last checkpoint, so a delta carries only what changed
+ * (docs/FORMAT.md, version 2). Owned by the snapshot writer: used under the writer lock. */
+enum { MD_GIVEN_FRAMES = 1, MD_LISTED_MAPPED = 2 };
+typedef struct {
+    int checkpoint;         /* this snapshot lists every stack and module that holds anything */
+    int64_t *heap, *mapped; /* per stack id: the four counters last written */
+    uint8_t *given;         /* per stack id: MD_GIVEN_FRAMES since the last checkpoint, MD_LISTED_MAPPED now */
+    size_t stacks;          /* capacity of the per-stack arrays */
+    uint8_t *modules;       /* per module: 0 not written, 1 written loaded, 2 written unloaded */
+    size_t module_capacity;
+} md_written;
+/* Grows `w` for `stacks` stacks and `modules` modules: 0, or -1 when memory ran out. */
+int md_written_reserve(md_written *w, uint32_t stacks, uint32_t modules);
+
 /* ---- hooks.c: the interposed functions ---- */
 
 /* Finds the real functions the exec, _exit and mapping hooks forward to. The constructor calls
@@ -113,8 +127,11 @@ int md_object_at(uintptr_t address, md_object *out);
 /* Resolves raw return addresses to (module, offset), refreshing the registry when the
  * loader's counters show a dlopen/dlclose. Thread-safe (module lock); allocation-free. */
 void md_modules_resolve(const uintptr_t *addresses, int n, md_frame *out);
-/* Appends the MODULES section payload. Takes the module lock. */
-void md_modules_write(md_buffer *b);
+/* Appends the MODULES section payload: every module for a checkpoint, those loaded or unloaded
+ * since for a delta. Takes the module lock. */
+void md_modules_write(md_buffer *b, md_written *w);
+/* Modules known so far. */
+uint32_t md_modules_count(void);
 void md_modules_lock_for_fork(void);
 void md_modules_unlock_after_fork(int child);
 
@@ -157,13 +174,18 @@ void md_count_free(uint32_t stack, uint64_t bytes, uint64_t count, uint64_t tag_
 /* Folds the calling thread's counters into the shared totals (thread exit). */
 void md_thread_retire(void *thread_block);
 uint32_t md_stacks_count(void);
-/* Writes figures and the STACKS section; `figures` receive totals (see snapshot.c). */
+/* The sums the FIGURES section gives, gathered while the stacks are written (see snapshot.c). */
 typedef struct {
     uint64_t live_bytes, live_count, alloc_bytes, alloc_count, free_bytes, free_count;
     uint64_t stacks, dropped, threads, tag_bytes;
     uint64_t mapped_live_bytes, mapped_live_count, mapped_bytes, mapped_count;
 } md_totals;
-void md_stacks_write(md_buffer *b, md_totals *totals);
+
+/* Appends the STACKS section payload for stack ids below `count` (`w` holds room for them): a
+ * checkpoint lists every stack that holds anything (or mapped memory), a delta those whose
+ * counters changed; frames go only with a stack this series has not given since its
+ * checkpoint. Adds the totals. */
+void md_stacks_write(md_buffer *b, md_totals *totals, md_written *w, uint32_t count);
 void md_stacks_lock_for_fork(void);
 void md_stacks_unlock_after_fork(int child);
 
@@ -203,8 +225,9 @@ void md_mappings_take(uintptr_t start, uintptr_t end, md_mappings_taken *out);
 void md_mappings_put(const md_mappings_taken *taken, uintptr_t base, uintptr_t length);
 /* Releases what md_mappings_take mapped. */
 void md_mappings_release(md_mappings_taken *taken);
-/* Appends the MAPPED section payload for stack ids below `stacks` and adds the totals. */
-void md_mappings_write(md_buffer *b, uint32_t stacks, md_totals *totals);
+/* Appends the MAPPED section payload for stack ids below `stacks` (a delta: those that changed),
+ * marks them MD_LISTED_MAPPED in `w`, and adds the totals. */
+void md_mappings_write(md_buffer *b, uint32_t stacks, md_totals *totals, md_written *w);
 void md_mappings_lock_for_fork(void);
 void md_mappings_unlock_after_fork(int child);
 
@@ -224,8 +247,8 @@ void md_sample_weights(uint64_t size, uint64_t *bytes, uint64_t *count);
 
 /* ---- snapshot.c: the snapshot file ---- */
 
-/* Serializes a complete snapshot into `b`. */
-void md_snapshot_encode(md_buffer *b, uint32_t reason, uint32_t flags, uint64_t sequence);
+/* Serializes a snapshot into `b`: a checkpoint when `w->checkpoint`, else a delta on `w`. */
+void md_snapshot_encode(md_buffer *b, uint32_t reason, uint32_t flags, uint64_t sequence, md_written *w);
 
 /* ---- session.c: lifecycle, configuration, the writer thread ---- */
 

@@ -131,7 +131,7 @@ struct GoProfileRecorderTests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: elsewhere).isEmpty)
     }
 
-    @Test("https, other schemes and a non-positive interval are refused up front; the timeout is min(interval/2, 5s)")
+    @Test("https, other schemes and a non-positive interval are refused up front; the timeout is min(interval/2, 2s)")
     func configuration() throws {
         let https = try #require(throws: RecordingError.self) {
             try GoProfileRecorder(url: "https://127.0.0.1:6060/debug/pprof/heap", sessionPath: "/tmp", pid: 1, interval: 10)
@@ -143,7 +143,7 @@ struct GoProfileRecorderTests {
             try GoProfileRecorder(url: "localhost:6060", sessionPath: "/tmp", pid: 1, interval: 10)
         }
         #expect(throws: RecordingError.self) { try GoProfileRecorder(url: "http://h/", sessionPath: "/tmp", pid: 1, interval: 0) }
-        #expect(try GoProfileRecorder(url: "http://h/", sessionPath: "/tmp", pid: 1, interval: 30).timeout == 5)
+        #expect(try GoProfileRecorder(url: "http://h/", sessionPath: "/tmp", pid: 1, interval: 30).timeout == 2)
         #expect(try GoProfileRecorder(url: "http://h/", sessionPath: "/tmp", pid: 1, interval: 1).timeout == 0.5)
     }
 

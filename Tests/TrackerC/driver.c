@@ -52,7 +52,8 @@ static void encode_once(md_buffer *b) {
     pthread_mutex_lock(&snapshot_mutex); /* the tracker serializes snapshots with its writer lock */
     b->length = 0;
     b->failed = 0;
-    md_snapshot_encode(b, MEMDRIFT_REASON_API, 0, 1);
+    md_written checkpoint = {.checkpoint = 1};
+    md_snapshot_encode(b, MEMDRIFT_REASON_API, 0, 1, &checkpoint);
     check(!b->failed && b->length > 96, "a snapshot could not be encoded");
     check(b->length > 8 && memcmp(b->data, MEMDRIFT_FORMAT_MAGIC, 8) == 0, "a snapshot lacks its magic");
     pthread_mutex_unlock(&snapshot_mutex);
@@ -131,7 +132,9 @@ int main(int argc, char **argv) {
     /* The threads have exited: their counters must have been folded into the totals. */
     md_buffer b = {0};
     md_totals totals = {0};
-    md_stacks_write(&b, &totals);
+    md_written written = {.checkpoint = 1};
+    check(md_written_reserve(&written, md_stacks_count(), 1) == 0, "no memory for the written state");
+    md_stacks_write(&b, &totals, &written, md_stacks_count());
     check(totals.live_count == (uint64_t)THREADS * BLOCKS / 2, "live block count after the threads exited");
     check(totals.live_bytes == (uint64_t)THREADS * BLOCKS / 2 * 32, "live bytes after the threads exited");
     check(totals.alloc_count == (uint64_t)THREADS * BLOCKS * ROUNDS, "allocation count after the threads exited");
@@ -139,7 +142,7 @@ int main(int argc, char **argv) {
 
     md_buffer mapped = {0};
     md_totals mapped_totals = {0};
-    md_mappings_write(&mapped, md_stacks_count(), &mapped_totals);
+    md_mappings_write(&mapped, md_stacks_count(), &mapped_totals, &written);
     check(mapped_totals.mapped_live_bytes == (uint64_t)THREADS * 32 * 3 * 4096, "live mapped bytes");
     check(mapped_totals.mapped_live_count == (uint64_t)THREADS * 32 * 2, "live mapped ranges");
 

@@ -147,7 +147,10 @@ static int compare(int step, const char *what) {
     }
     md_buffer b = {0};
     md_totals totals = {0};
-    md_mappings_write(&b, STACKS, &totals);
+    static int64_t heap[STACKS * 4], mapped[STACKS * 4];
+    static uint8_t given[STACKS];
+    md_written written = {.checkpoint = 1, .heap = heap, .mapped = mapped, .given = given, .stacks = STACKS};
+    md_mappings_write(&b, STACKS, &totals, &written);
     uint64_t got[STACKS][4] = {{0}};
     uint32_t n;
     memcpy(&n, b.data, 4);

@@ -39,6 +39,32 @@ public struct Snapshot: Sendable {
     /// Seconds since the tracker started in this process image.
     public var elapsedSeconds: Double { header.elapsedSeconds }
 
+    /// `later` as it reads without `earlier` before it: a delta then also carries what `earlier`
+    /// changed (and the frames and modules it gave); a checkpoint needs nothing. When `earlier` is
+    /// whole (a checkpoint, or itself combined up from one), so is the result.
+    public static func combined(_ earlier: Snapshot, _ later: Snapshot) -> Snapshot {
+        guard later.header.isDelta else { return later }
+        var merged = later
+        if !earlier.header.isDelta { merged.header.flags &= ~0x8 }  // the state as a whole: a checkpoint
+        var stacks = Dictionary(earlier.stacks.map { ($0.id, $0) }, uniquingKeysWith: { $1 })
+        for var stack in later.stacks {
+            // Frames given by the earlier snapshot travel with the stack.
+            if stack.framesDefinedEarlier, let given = stacks[stack.id], !given.framesDefinedEarlier {
+                stack.frames = given.frames
+                stack.framesDefinedEarlier = false
+            }
+            stacks[stack.id] = stack
+        }
+        merged.stacks = stacks.values.sorted { $0.id < $1.id }
+        var modules = Dictionary(earlier.modules.map { ($0.index, $0) }, uniquingKeysWith: { $1 })
+        for module in later.modules { modules[module.index] = module }
+        merged.modules = modules.values.sorted { $0.index < $1.index }
+        var mapped = Dictionary(earlier.mapped.map { ($0.stackID, $0) }, uniquingKeysWith: { $1 })
+        for m in later.mapped { mapped[m.stackID] = m }
+        merged.mapped = mapped.values.sorted { $0.stackID < $1.stackID }
+        return merged
+    }
+
     /// Whether `other` was taken in the same process image, where stack ids identify the same stacks.
     public func isSameImage(as other: Snapshot) -> Bool {
         header.pid == other.header.pid && header.startMonotonicNanos == other.header.startMonotonicNanos

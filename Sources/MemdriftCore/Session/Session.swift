@@ -101,11 +101,15 @@ public struct SnapshotSeries: Sendable, Hashable {
         self.snapshotPaths = snapshotPaths
     }
 
-    /// Reads every snapshot of the series.
+    /// Reads every snapshot of the series, each whole: a delta comes back with the changes before it
+    /// applied, as the state of the process at that moment.
     public func loadSnapshots() throws(FormatError) -> [Snapshot] {
         var snapshots: [Snapshot] = []
         snapshots.reserveCapacity(snapshotPaths.count)
-        for path in snapshotPaths { snapshots.append(try SnapshotReader.read(path: path)) }
+        for path in snapshotPaths {
+            let snapshot = try SnapshotReader.read(path: path)
+            snapshots.append(snapshots.last.map { Snapshot.combined($0, snapshot) } ?? snapshot)
+        }
         return snapshots
     }
 

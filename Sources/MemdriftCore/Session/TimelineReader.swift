@@ -1,3 +1,5 @@
+import FoundationEssentials
+
 #if canImport(Glibc)
     import Glibc
 #endif
@@ -43,7 +45,8 @@ public enum TimelineReader {
         adapters: [any TimelineAdapter] = [JavaScriptHeaps()]
     ) throws(FormatError) -> SessionTimelines {
         if !isDirectory(path) {
-            let snapshot = try SnapshotReader.read(path: path)
+            var snapshot = try SnapshotReader.read(path: path)
+            if snapshot.header.isDelta { snapshot = try whole(snapshot, at: path) }
             var builder = TrackerTimelineBuilder(name: "pid-\(snapshot.header.pid)", options: options)
             builder.add(snapshot, path: path)
             return SessionTimelines(path: path, processes: [builder.timeline].compactMap { $0 })
@@ -91,6 +94,26 @@ public enum TimelineReader {
             throw .emptySession(path: path)
         }
         return SessionTimelines(path: path, processes: processes, warnings: warnings)
+    }
+
+    /// A delta file as a whole: the snapshots of its series from the last checkpoint before it,
+    /// combined up to it.
+    static func whole(_ delta: Snapshot, at path: String) throws(FormatError) -> Snapshot {
+        let directory = Path.deletingLastComponent(of: path)
+        var numbered: [(sequence: UInt64, path: String)] = []
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [] {
+            guard let sequence = SnapshotSeries.parseSnapshotName(name), sequence < delta.header.sequence else { continue }
+            numbered.append((sequence, Path.join(directory, name)))
+        }
+        let earlier = numbered.sorted { $0.sequence < $1.sequence }.map(\.path)
+        var start = earlier.count - 1
+        while start >= 0, try SnapshotReader.readHeader(path: earlier[start]).isDelta { start -= 1 }
+        guard start >= 0 else {
+            throw .unusable(path: path, reason: "it records changes since snapshots that are not next to it")
+        }
+        var state = try SnapshotReader.read(path: earlier[start])
+        for file in earlier[(start + 1)...] { state = Snapshot.combined(state, try SnapshotReader.read(path: file)) }
+        return Snapshot.combined(state, delta)
     }
 
     /// Whether `path` names a directory (following links, as the user means the target).

@@ -18,13 +18,17 @@ extern "C" {
 
 #define MEMDRIFT_FORMAT_MAGIC "MDRIFTSN"
 #define MEMDRIFT_FORMAT_TRAILER_MAGIC "MDRIFTND"
-#define MEMDRIFT_FORMAT_VERSION 1u
+#define MEMDRIFT_FORMAT_VERSION 2u
 #define MEMDRIFT_FORMAT_HEADER_BYTES 96u
 
 /* Header flags. */
-#define MEMDRIFT_FLAG_FINAL 0x1u   /* the process was exiting or exec'ing */
+#define MEMDRIFT_FLAG_FINAL 0x1u    /* the process was exiting or exec'ing */
 #define MEMDRIFT_FLAG_SAMPLED 0x2u  /* figures per stack are scaled estimates */
 #define MEMDRIFT_FLAG_OBSERVED 0x4u /* written by memdrift from /proc, not by the tracker: figures only */
+#define MEMDRIFT_FLAG_DELTA 0x8u    /* only what changed since the previous snapshot of the series */
+
+/* STACKS entry flags. */
+#define MEMDRIFT_STACK_FRAMES_GIVEN 0x1u /* frames given by an earlier snapshot since the checkpoint */
 
 /* Why a snapshot was taken. */
 #define MEMDRIFT_REASON_INTERVAL 1u
