@@ -4,12 +4,13 @@
 # Prints the session's size per hour, the share of PostgreSQL's CPU time its snapshot writers took,
 # and the time and memory `memdrift report` needs for the session.
 # Usage: scripts/soak.sh [minutes=10] [interval=10s]
+# MEMDRIFT_BIN=DIR measures the memdrift and tracker in DIR instead of a release build of this tree.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 minutes="${1:-10}"
 interval="${2:-10s}"
 scripts/setup.sh postgresql-15 postgresql-client-15 time >/dev/null
-bin="$(scripts/build.sh release)"
+bin="${MEMDRIFT_BIN:-$(scripts/build.sh release)}"
 pgbin=/usr/lib/postgresql/15/bin
 
 # PostgreSQL refuses to run as root: as root, run it (and memdrift, which must own its session) as postgres.

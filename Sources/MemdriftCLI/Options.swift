@@ -162,3 +162,75 @@ struct GateOptionGroup: ParsableArguments {
         return result.passed ? 0 : 1
     }
 }
+
+/// Options shared by the commands that record a session: `run` and `watch`.
+struct RecordingOptionGroup: ParsableArguments {
+    @Option(
+        name: .long, help: "Stop after this long (e.g. 90s, 30m, 2h). Default: when the processes are gone.",
+        transform: Units.seconds)
+    var duration: Double?
+
+    @Option(name: .long, help: "Time between snapshots (at least 100ms). Default: 10s.", transform: Units.seconds)
+    var interval: Double = 10
+
+    @Option(
+        name: [.short, .long],
+        help: "Session directory to create (must not exist or be empty). Default: ./memdrift-<command>-<time>[-N].")
+    var output: String?
+
+    @Flag(name: [.short, .long], help: "Print nothing: no status line, no summary (the session is still written).")
+    var quiet = false
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "A Go net/http/pprof heap endpoint to fetch every interval (e.g. http://127.0.0.1:6060/debug/pprof/heap).",
+            discussion:
+                "Its live heap (go.inuse) is judged by Go function and file:line like the native heap. It belongs to the command run started, or to the first pid watch was given. http only; one warning when the endpoint is down, slow or not serving pprof."
+        ))
+    var pprofURL: String?
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "The most the session may take on disk (e.g. 500MB, 2GiB). Default: 1GiB.",
+            discussion:
+                "Past it, the middle of every series is thinned: each snapshot there is folded into the next, keeping every change but half the resolution; the start, where the warm-up ends, and the most recent fifth keep every snapshot."
+        ),
+        transform: Units.bytes)
+    var maxSessionSize: UInt64 = 1 << 30
+
+    @Flag(
+        name: .long,
+        help: "Apply the gate's thresholds at the end and exit with its code (0 pass, 1 fail); implied by any gate option.")
+    var gate = false
+
+    /// Whether the recording ends with the gate: `--gate`, or any gate option (a JUnit file a CI job
+    /// waits for must be written), said once.
+    func gating(_ thresholds: GateOptionGroup) -> Bool {
+        guard !gate && thresholds.isGiven else { return gate }
+        if !quiet { StandardError.write("memdrift: gate options given: the recording is gated, exit code is the gate's\n") }
+        return true
+    }
+
+    /// After the recording: the summary and verdict on stderr, then the gate's exit code when
+    /// gating, else `exitCode`. A session that holds nothing is said so, and fails only a gate.
+    func conclude(
+        _ session: String, exitCode: Int32, gating: Bool, thresholds: GateOptionGroup, analysis: AnalysisOptionGroup
+    ) throws -> Never {
+        guard gating || !quiet else { throw ExitCode(exitCode) }
+        let verdict: SessionAnalysis
+        do {
+            verdict = try analysis.judge(session, reportWarnings: false).1
+        } catch {
+            if gating { throw error }
+            StandardError.write(
+                "memdrift: session \(session): no snapshots were written (was the program static, setuid, or gone before the tracker started?)\n"
+            )
+            throw ExitCode(exitCode)
+        }
+        if !quiet { StandardError.write(RunSummaryText().render(verdict)) }
+        guard gating else { throw ExitCode(exitCode) }
+        throw ExitCode(try thresholds.apply(to: verdict, toStandardError: true))
+    }
+}

@@ -18,19 +18,6 @@ extension Memdrift {
                 Ctrl-C reaches the command as usual; a third Ctrl-C kills the whole tree. While it runs, `memdrift snapshot SESSION` asks every process for a snapshot now.
                 """)
 
-        @Option(
-            name: .long, help: "Stop the process tree after this long (e.g. 90s, 30m, 2h). Default: wait for it to exit.",
-            transform: Units.seconds)
-        var duration: Double?
-
-        @Option(name: .long, help: "Time between snapshots (at least 100ms). Default: 10s.", transform: Units.seconds)
-        var interval: Double = 10
-
-        @Option(
-            name: [.short, .long],
-            help: "Session directory to create (must not exist or be empty). Default: ./memdrift-<command>-<time>[-N].")
-        var output: String?
-
         @Option(name: .long, help: "Path of libmemdrift-preload.so. Default: next to the memdrift executable.")
         var tracker: String?
 
@@ -49,28 +36,6 @@ extension Memdrift {
             transform: Units.seconds)
         var grace: Double = 5
 
-        @Flag(name: [.short, .long], help: "Print nothing: no status line, no summary (the session is still written).")
-        var quiet = false
-
-        @Option(
-            name: .long,
-            help: ArgumentHelp(
-                "A Go net/http/pprof heap endpoint of the command to fetch every interval (e.g. http://127.0.0.1:6060/debug/pprof/heap).",
-                discussion:
-                    "Its live heap (go.inuse) is judged by Go function and file:line like the native heap. http only; one warning when the endpoint is down, slow or not serving pprof."
-            ))
-        var pprofURL: String?
-
-        @Option(
-            name: .long,
-            help: ArgumentHelp(
-                "The most the session may take on disk (e.g. 500MB, 2GiB). Default: 1GiB.",
-                discussion:
-                    "Past it, the middle of every series is thinned: each snapshot there is folded into the next, keeping every change but half the resolution; the start, where the warm-up ends, and the most recent fifth keep every snapshot."
-            ),
-            transform: Units.bytes)
-        var maxSessionSize: UInt64 = 1 << 30
-
         @Flag(
             name: .long,
             help: ArgumentHelp(
@@ -80,11 +45,7 @@ extension Memdrift {
             ))
         var noRuntimeSupport = false
 
-        @Flag(
-            name: .long,
-            help: "Apply the gate's thresholds at the end and exit with its code (0 pass, 1 fail); implied by any gate option.")
-        var gate = false
-
+        @OptionGroup var recording: RecordingOptionGroup
         @OptionGroup var thresholds: GateOptionGroup
         @OptionGroup var analysis: AnalysisOptionGroup
 
@@ -94,41 +55,23 @@ extension Memdrift {
         mutating func run() throws {
             // Captured with the command, since anything after the options may be the command's own.
             if ["-h", "--help"].contains(command.first) { throw CleanExit.helpRequest(self) }
-            var gating = gate
-            if !gate && thresholds.isGiven {
-                // Gate options mean the user wants the run gated: a JUnit file nobody writes fails CI silently.
-                gating = true
-                if !quiet { StandardError.write("memdrift: gate options given: the run is gated, exit code is the gate's\n") }
-            }
+            let gating = recording.gating(thresholds)
             var options = RunOptions(command: try Self.command(command))
-            options.duration = duration
-            options.interval = interval
-            options.outputDirectory = output
+            options.duration = recording.duration
+            options.interval = recording.interval
+            options.outputDirectory = recording.output
             options.trackerPath = tracker
             options.depth = depth
             options.sampleRate = sampleRate
             options.grace = grace
-            options.quiet = quiet
+            options.quiet = recording.quiet
             options.runtimeSupport = !noRuntimeSupport
-            options.pprofURL = pprofURL
-            options.maxSessionSize = maxSessionSize
+            options.pprofURL = recording.pprofURL
+            options.maxSessionSize = recording.maxSessionSize
             _ = try analysis.options()  // reject bad analysis flags before the run, not after it
             let result = try userFacing { try Recorder(options: options).run() }
-            guard gating || !quiet else { throw ExitCode(result.exitCode) }
-            let verdict: SessionAnalysis
-            do {
-                verdict = try analysis.judge(result.sessionPath, reportWarnings: false).1
-            } catch {
-                // A run that wrote nothing cannot be judged; without --gate that is not an error.
-                if gating { throw error }
-                StandardError.write(
-                    "memdrift: session \(result.sessionPath): no snapshots were written (was the program static, setuid, or gone before the tracker started?)\n"
-                )
-                throw ExitCode(result.exitCode)
-            }
-            if !quiet { StandardError.write(RunSummaryText().render(verdict)) }
-            guard gating else { throw ExitCode(result.exitCode) }
-            throw ExitCode(try thresholds.apply(to: verdict, toStandardError: true))
+            try recording.conclude(
+                result.sessionPath, exitCode: result.exitCode, gating: gating, thresholds: thresholds, analysis: analysis)
         }
 
         /// The command after `--`; an option memdrift does not know, given before `--`, is a usage error

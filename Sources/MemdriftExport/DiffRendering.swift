@@ -75,33 +75,13 @@ public enum DiffJSON {
         let before: Label
         let after: Label
         let by: String
-        let heap_before_bytes: Int64?
-        let heap_after_bytes: Int64?
-        let rss_before_bytes: Int64?
-        let rss_after_bytes: Int64?
+        @NullWhenAbsent var heap_before_bytes: Int64?
+        @NullWhenAbsent var heap_after_bytes: Int64?
+        @NullWhenAbsent var rss_before_bytes: Int64?
+        @NullWhenAbsent var rss_after_bytes: Int64?
         let totals: [String: Total]
         let rebuilt_modules: [String]
         let rows: [Row]
-
-        enum CodingKeys: String, CodingKey {
-            case before, after, by, heap_before_bytes, heap_after_bytes, rss_before_bytes, rss_after_bytes, totals
-            case rebuilt_modules, rows
-        }
-
-        // Absent values are null, never missing.
-        func encode(to encoder: Encoder) throws {
-            var c = encoder.container(keyedBy: CodingKeys.self)
-            try c.encode(before, forKey: .before)
-            try c.encode(after, forKey: .after)
-            try c.encode(by, forKey: .by)
-            try c.encode(heap_before_bytes, forKey: .heap_before_bytes)
-            try c.encode(heap_after_bytes, forKey: .heap_after_bytes)
-            try c.encode(rss_before_bytes, forKey: .rss_before_bytes)
-            try c.encode(rss_after_bytes, forKey: .rss_after_bytes)
-            try c.encode(totals, forKey: .totals)
-            try c.encode(rebuilt_modules, forKey: .rebuilt_modules)
-            try c.encode(rows, forKey: .rows)
-        }
     }
 
     struct Total: Encodable {

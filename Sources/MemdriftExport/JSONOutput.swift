@@ -11,6 +11,20 @@ enum JSONOutput {
     }
 }
 
+/// An optional value that encodes as `null` when absent: documents promise every key, null or not
+/// (synthesized Encodable would leave the key out).
+@propertyWrapper
+struct NullWhenAbsent<Value: Encodable>: Encodable {
+    var wrappedValue: Value?
+
+    init(wrappedValue: Value?) { self.wrappedValue = wrappedValue }
+
+    func encode(to encoder: Encoder) throws {
+        var c = encoder.singleValueContainer()
+        if let wrappedValue { try c.encode(wrappedValue) } else { try c.encodeNil() }
+    }
+}
+
 /// A frame as every JSON document shows it; unknown fields are null, never missing.
 struct JSONFrame: Encodable {
     let frame: SymbolizedFrame

@@ -200,91 +200,33 @@ public enum ReportJSON {
         let duration_seconds: Double
         let warmup_seconds: Double
         let sampled: Bool
-        let heap: Figure?
-        let rss: Figure?
+        @NullWhenAbsent var heap: Figure?
+        @NullWhenAbsent var rss: Figure?
         let metrics: [String: Figure]
-        let rss_explained: Explanation?
+        @NullWhenAbsent var rss_explained: Explanation?
         let suspects: [Site]
         let other_growth: [Site]
-
-        enum CodingKeys: String, CodingKey {
-            case pid, image, parent_pid, command, verdict, reason, sources, snapshots, judged_snapshots, duration_seconds
-            case warmup_seconds, sampled, heap, rss, metrics, rss_explained, suspects, other_growth
-        }
-
-        // Absent values are null, never missing.
-        func encode(to encoder: Encoder) throws {
-            var c = encoder.container(keyedBy: CodingKeys.self)
-            try c.encode(pid, forKey: .pid)
-            try c.encode(image, forKey: .image)
-            try c.encode(parent_pid, forKey: .parent_pid)
-            try c.encode(command, forKey: .command)
-            try c.encode(verdict, forKey: .verdict)
-            try c.encode(reason, forKey: .reason)
-            try c.encode(sources, forKey: .sources)
-            try c.encode(snapshots, forKey: .snapshots)
-            try c.encode(judged_snapshots, forKey: .judged_snapshots)
-            try c.encode(duration_seconds, forKey: .duration_seconds)
-            try c.encode(warmup_seconds, forKey: .warmup_seconds)
-            try c.encode(sampled, forKey: .sampled)
-            try c.encode(heap, forKey: .heap)
-            try c.encode(rss, forKey: .rss)
-            try c.encode(metrics, forKey: .metrics)
-            try c.encode(rss_explained, forKey: .rss_explained)
-            try c.encode(suspects, forKey: .suspects)
-            try c.encode(other_growth, forKey: .other_growth)
-        }
     }
 
     struct Figure: Encodable {
         let start_bytes: Int64
         let end_bytes: Int64
         let peak_bytes: Int64
-        let teardown_bytes: Int64?
+        @NullWhenAbsent var teardown_bytes: Int64?
         let slope_bytes_per_hour: Double
         let sustained_slope_bytes_per_hour: Double
         let classification: String
         let p_value: Double
         let insufficient_data: Bool
-        let own_slope_bytes_per_hour: Double?
-        let own_classification: String?
-
-        enum CodingKeys: String, CodingKey {
-            case start_bytes, end_bytes, peak_bytes, teardown_bytes, slope_bytes_per_hour, sustained_slope_bytes_per_hour
-            case classification, p_value, insufficient_data, own_slope_bytes_per_hour, own_classification
-        }
-
-        func encode(to encoder: Encoder) throws {
-            var c = encoder.container(keyedBy: CodingKeys.self)
-            try c.encode(start_bytes, forKey: .start_bytes)
-            try c.encode(end_bytes, forKey: .end_bytes)
-            try c.encode(peak_bytes, forKey: .peak_bytes)
-            try c.encode(teardown_bytes, forKey: .teardown_bytes)
-            try c.encode(slope_bytes_per_hour, forKey: .slope_bytes_per_hour)
-            try c.encode(sustained_slope_bytes_per_hour, forKey: .sustained_slope_bytes_per_hour)
-            try c.encode(classification, forKey: .classification)
-            try c.encode(p_value, forKey: .p_value)
-            try c.encode(insufficient_data, forKey: .insufficient_data)
-            try c.encode(own_slope_bytes_per_hour, forKey: .own_slope_bytes_per_hour)
-            try c.encode(own_classification, forKey: .own_classification)
-        }
+        @NullWhenAbsent var own_slope_bytes_per_hour: Double?
+        @NullWhenAbsent var own_classification: String?
     }
 
     struct Explanation: Encodable {
         let own_rss_growth_bytes: Int64
         let shared_growth_bytes: Int64
-        let explained_fraction: Double?
+        @NullWhenAbsent var explained_fraction: Double?
         let by_metric: [String: Int64]
-
-        enum CodingKeys: String, CodingKey { case own_rss_growth_bytes, shared_growth_bytes, explained_fraction, by_metric }
-
-        func encode(to encoder: Encoder) throws {
-            var c = encoder.container(keyedBy: CodingKeys.self)
-            try c.encode(own_rss_growth_bytes, forKey: .own_rss_growth_bytes)
-            try c.encode(shared_growth_bytes, forKey: .shared_growth_bytes)
-            try c.encode(explained_fraction, forKey: .explained_fraction)
-            try c.encode(by_metric, forKey: .by_metric)
-        }
     }
 
     struct Site: Encodable {
@@ -295,26 +237,8 @@ public enum ReportJSON {
         let live_bytes: Int64
         let slope_bytes_per_hour: Double
         let p_value: Double
-        let suppressed_by: String?
+        @NullWhenAbsent var suppressed_by: String?
         let frames: [JSONFrame]
-
-        enum CodingKeys: String, CodingKey {
-            case metric, classification, growth_bytes, growth_count, live_bytes, slope_bytes_per_hour, p_value, suppressed_by
-            case frames
-        }
-
-        func encode(to encoder: Encoder) throws {
-            var c = encoder.container(keyedBy: CodingKeys.self)
-            try c.encode(metric, forKey: .metric)
-            try c.encode(classification, forKey: .classification)
-            try c.encode(growth_bytes, forKey: .growth_bytes)
-            try c.encode(growth_count, forKey: .growth_count)
-            try c.encode(live_bytes, forKey: .live_bytes)
-            try c.encode(slope_bytes_per_hour, forKey: .slope_bytes_per_hour)
-            try c.encode(p_value, forKey: .p_value)
-            try c.encode(suppressed_by, forKey: .suppressed_by)
-            try c.encode(frames, forKey: .frames)
-        }
     }
 
     /// The JSON text.

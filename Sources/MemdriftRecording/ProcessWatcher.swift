@@ -52,48 +52,27 @@ public final class ProcessWatcher {
             throw .outputUnusable(path: session, reason: error.description)
         }
         mds_watch_signals()
-        let observer = ProcSampler(session: session, interval: options.interval, tracker: nil)
-        let goHeap = options.pprofURL.flatMap {
-            try? GoProfileRecorder(url: $0, sessionPath: session, pid: first, interval: options.interval)
-        }
-        var watcher = SessionWatcher(path: session)
-        let thinner = SessionThinner(session: session, budget: options.maxSessionSize)
-        var lastThinned = Date()
+        let upkeep = RecordingUpkeep(
+            session: session, interval: options.interval, duration: options.duration, quiet: options.quiet, tracker: nil,
+            perfMaps: false, pprofURL: options.pprofURL, goPID: first, goStartup: 0, maxSessionSize: options.maxSessionSize,
+            progress: progress)
         let start = Date()
-        var lastProgress = Date.distantPast
         while true {
             let roots = options.pids.filter(ProcessTree.isRunning)
             let tree = { roots + roots.flatMap(ProcessTree.descendants) }
             var fromTerminal: Int32 = 0
             let interrupted = mds_take_signal(&fromTerminal) != 0
             let elapsed = Date().timeIntervalSince(start)
-            let ended = roots.isEmpty || (options.duration.map { elapsed >= $0 } ?? false)
-            if interrupted || ended {
-                observer.sample(tree(), reason: .request)
+            if interrupted || roots.isEmpty || (options.duration.map { elapsed >= $0 } ?? false) {
+                upkeep.sampleNow(tree())
                 progress.clear()
                 if !options.quiet {
-                    if roots.isEmpty {
-                        progress.note("every watched process is gone after \(Units.formatDuration(elapsed))")
-                    } else {
-                        progress.note("stopped watching after \(Units.formatDuration(elapsed))")
-                    }
+                    let what = roots.isEmpty ? "every watched process is gone" : "stopped watching"
+                    progress.note("\(what) after \(Units.formatDuration(elapsed))")
                 }
                 return session
             }
-            if observer.isDue() {
-                var warnings = observer.sample(tree(), reason: .interval)
-                if let warning = goHeap?.poll() { warnings.append(warning) }
-                for warning in warnings where !options.quiet { progress.note(warning) }
-            }
-            if Date().timeIntervalSince(lastThinned) >= 30 {
-                lastThinned = Date()
-                thinner.thinIfNeeded()
-            }
-            if !options.quiet && Date().timeIntervalSince(lastProgress) >= 1 {
-                lastProgress = Date()
-                watcher.refresh()
-                progress.show(progress.status(watcher, elapsed: elapsed, duration: options.duration))
-            }
+            upkeep.turn(tree: tree, elapsed: elapsed)
             usleep(100_000)
         }
     }

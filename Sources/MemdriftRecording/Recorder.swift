@@ -125,18 +125,12 @@ public final class Recorder {
     /// Waits for the target, forwarding signals, stopping the tree after the duration. Returns the exit code.
     private func supervise(pid: pid_t, session: String, tracker: String) -> Int32 {
         let start = Date()
-        var watcher = SessionWatcher(path: session)
-        let observer = ProcSampler(session: session, interval: options.interval, tracker: tracker)
-        let perfMaps = PerfMapCopier(session: session)
-        let goHeap = options.pprofURL.flatMap {
-            try? GoProfileRecorder(url: $0, sessionPath: session, pid: pid, interval: options.interval)
-        }
-        goHeap?.quietFailuresAtStart = 3
-        let thinner = SessionThinner(session: session, budget: options.maxSessionSize)
-        var lastThinned = Date()
-        defer { for warning in perfMaps.finish() where !options.quiet { progress.note(warning) } }
-        var lastProgress = Date.distantPast
-        var lastReported = 0
+        let upkeep = RecordingUpkeep(
+            session: session, interval: options.interval, duration: options.duration, quiet: options.quiet, tracker: tracker,
+            perfMaps: options.runtimeSupport, pprofURL: options.pprofURL, goPID: pid, goStartup: 3,
+            maxSessionSize: options.maxSessionSize,
+            progress: progress)
+        defer { upkeep.finish() }
         var interrupts = 0
         while true {
             if let code = reap(main: pid) { return code }
@@ -150,7 +144,7 @@ public final class Recorder {
                     killTree(pid, SIGKILL)
                 } else if fromTerminal == 0 {
                     // The terminal already delivered it to the whole foreground group.
-                    requestFinalSnapshots(watcher: &watcher, session: session, tracker: tracker)
+                    requestFinalSnapshots(upkeep, tracker: tracker)
                     kill(pid, signal)
                 }
                 signal = mds_take_signal(&fromTerminal)
@@ -162,31 +156,13 @@ public final class Recorder {
                 if !options.quiet {
                     progress.note("duration reached after \(Units.formatDuration(elapsed)): stopping the process tree")
                 }
-                requestFinalSnapshots(watcher: &watcher, session: session, tracker: tracker)
-                observer.sample(ProcessTree.descendants(of: getpid()), reason: .request)
+                requestFinalSnapshots(upkeep, tracker: tracker)
+                upkeep.sampleNow(ProcessTree.descendants(of: getpid()))
                 let code = stop(pid)
                 // Dying from our own stop signal is the planned end of the run, not a failure.
                 return code == 128 + SIGTERM || code == 128 + SIGKILL ? 0 : code
             }
-
-            if observer.isDue() {
-                let tree = ProcessTree.descendants(of: getpid())
-                var warnings = observer.sample(tree, reason: .interval) + perfMaps.copy(tree)
-                if let warning = goHeap?.poll() { warnings.append(warning) }
-                for warning in warnings where !options.quiet { progress.note(warning) }
-            }
-            if Date().timeIntervalSince(lastThinned) >= 30 {
-                lastThinned = Date()
-                thinner.thinIfNeeded()
-            }
-            if !options.quiet && Date().timeIntervalSince(lastProgress) >= 1 {
-                lastProgress = Date()
-                watcher.refresh()
-                if progress.isTerminal || watcher.snapshotCount != lastReported {
-                    lastReported = watcher.snapshotCount
-                    progress.show(progress.status(watcher, elapsed: elapsed, duration: options.duration))
-                }
-            }
+            upkeep.turn(tree: { ProcessTree.descendants(of: getpid()) }, elapsed: elapsed)
             // Sleeps until the next status update is due, but wakes the moment the target exits.
             _ = mds_wait_for_exit(pid, 100)
         }
@@ -213,18 +189,16 @@ public final class Recorder {
     ///
     /// Traced processes are found in /proc (those with the tracker mapped), not in the session: a
     /// process stopped before its first interval has written nothing yet and must still answer.
-    private func requestFinalSnapshots(watcher: inout SessionWatcher, session: String, tracker: String) {
+    private func requestFinalSnapshots(_ upkeep: RecordingUpkeep, tracker: String) {
         let library = Path.canonical(tracker)  // /proc/PID/maps names the file, not the link to it
         let traced = ProcessTree.descendants(of: getpid()).filter { ProcessTree.hasMapped(library, in: $0) }
         guard !traced.isEmpty else { return }
-        watcher.refresh()
-        let before = watcher.snapshotCount
-        guard (try? Session.requestSnapshot(sessionPath: session)) != nil else { return }
+        let before = upkeep.refresh()
+        guard (try? Session.requestSnapshot(sessionPath: upkeep.session)) != nil else { return }
         let deadline = Date().addingTimeInterval(3)
         while Date() < deadline {
             usleep(50_000)
-            watcher.refresh()
-            if watcher.snapshotCount >= before + traced.count { return }
+            if upkeep.refresh() >= before + traced.count { return }
             if !traced.contains(where: ProcessTree.isRunning) { return }
         }
     }
