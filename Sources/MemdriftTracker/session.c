@@ -108,11 +108,13 @@ static int write_all(int fd, const unsigned char *p, size_t n) {
     return 0;
 }
 
-/* What the series wrote since its last checkpoint (docs/FORMAT.md): a checkpoint starts every
- * image, and another comes once the deltas since weigh as much as one, or after 360 snapshots,
- * so a damaged file never costs more than that and a reader never applies more. */
+/* What the series wrote since its last checkpoint (docs/FORMAT.md). A checkpoint starts every
+ * image; another comes once the deltas since repeat as much as one would weigh, or after 360
+ * snapshots, so a damaged file costs at most that many. What a delta repeats is its counters:
+ * the frames it gives for the first time would be in a checkpoint anyway, so they count toward
+ * the size of the next one instead. */
 static md_written written;
-static uint64_t checkpoint_bytes, delta_bytes, since_checkpoint;
+static uint64_t checkpoint_bytes, repeated_bytes, since_checkpoint;
 #define MD_DELTAS_BETWEEN_CHECKPOINTS 360
 
 /* Caller holds writer_lock. Complete or absent: temporary name, then rename. */
@@ -120,7 +122,7 @@ static int write_snapshot_locked(uint32_t reason, uint32_t flags) {
     if (atomic_load(&md_state) != MD_ACTIVE || atomic_load(&stopping)) return -1;
     if (!series_created && create_series() != 0) return -1;
     written.checkpoint =
-        sequence == 0 || since_checkpoint >= MD_DELTAS_BETWEEN_CHECKPOINTS || delta_bytes >= checkpoint_bytes;
+        sequence == 0 || since_checkpoint >= MD_DELTAS_BETWEEN_CHECKPOINTS || repeated_bytes >= checkpoint_bytes;
     md_snapshot_encode(&output, reason, flags, sequence + 1, &written);
     if (output.failed) {
         md_fail("cannot map memory for a snapshot", ENOMEM);
@@ -142,10 +144,11 @@ static int write_snapshot_locked(uint32_t reason, uint32_t flags) {
     sequence++;
     if (written.checkpoint) {
         checkpoint_bytes = output.length;
-        delta_bytes = 0;
+        repeated_bytes = 0;
         since_checkpoint = 0;
     } else {
-        delta_bytes += output.length;
+        checkpoint_bytes += written.defined_bytes;
+        repeated_bytes += output.length - written.defined_bytes;
         since_checkpoint++;
     }
     return 0;

@@ -372,6 +372,7 @@ void md_stacks_write(md_buffer *b, md_totals *totals, md_written *w, uint32_t co
     totals->dropped = atomic_load_explicit(&dropped, memory_order_relaxed);
     size_t count_at = b->length;
     uint32_t listed = 0;
+    w->defined_bytes = 0;
     md_buffer_u32(b, 0);
     for (uint32_t id = 0; id < count; id++) {
         const int64_t *v = &sums[id * COUNTERS];
@@ -399,6 +400,7 @@ void md_stacks_write(md_buffer *b, md_totals *totals, md_written *w, uint32_t co
         int frames = !(*given & MD_GIVEN_FRAMES);
         *given |= MD_GIVEN_FRAMES;
         listed++;
+        if (frames) w->defined_bytes += 40 + 12 * (uint64_t)stack_at(id)->depth;
         const md_stack *s = stack_at(id);
         md_buffer_u32(b, id);
         md_buffer_u16(b, frames ? (uint16_t)s->depth : 0);
