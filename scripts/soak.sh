@@ -32,7 +32,7 @@ port=$((20000 + RANDOM % 20000))
 
 echo "soak: PostgreSQL 15 under memdrift run --interval $interval for $minutes min, pgbench 150 tps, 4 clients" >&2
 "${as[@]}" "$work/memdrift" run -q --interval "$interval" --duration "${minutes}m" -o "$work/session" -- \
-    "$pgbin/postgres" -D "$work/data" -k "$work" -p "$port" -c listen_addresses= &
+    "$pgbin/postgres" -D "$work/data" -k "$work" -p "$port" -c listen_addresses= 2>"$work/postgres.log" &
 run_pid=$!
 for _ in $(seq 100); do "${as[@]}" "$pgbin/pg_isready" -q -h "$work" -p "$port" && break; sleep 0.1; done
 "${as[@]}" "$pgbin/pgbench" -q -i -s 5 -h "$work" -p "$port" postgres >/dev/null 2>&1
