@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # A soak test of memdrift itself on a real server: PostgreSQL from Debian under `memdrift run
 # --interval 10s` for N minutes while pgbench drives it at 150 transactions/s with 4 clients.
-# Prints the session's size per hour, the share of PostgreSQL's CPU time its snapshot writers took,
-# and the time and memory `memdrift report` needs for the session.
+# Prints the session's size and its growth per hour over the second half of the run, the share of
+# PostgreSQL's CPU time its snapshot writers took, and the time and memory `memdrift report` needs.
 # Usage: scripts/soak.sh [minutes=10] [interval=10s]
-# MEMDRIFT_BIN=DIR measures the memdrift and tracker in DIR instead of a release build of this tree.
+# MEMDRIFT_BIN=DIR measures the memdrift and tracker in DIR instead of a release build of this tree;
+# MEMDRIFT_SOAK_KEEP=DIR keeps a copy of the session there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 minutes="${1:-10}"
@@ -40,8 +41,14 @@ load=$((minutes * 60 - 20))
 "${as[@]}" "$pgbin/pgbench" -c 4 -R 150 -T "$load" -h "$work" -p "$port" postgres >"$work/pgbench.log" 2>&1 &
 bench_pid=$!
 
+# Halfway, the session's size: the rate per hour is taken over the second half, once every
+# process has written its first, full snapshot.
+sleep $((load / 2))
+half_bytes=$(du -sb "$work/session" | cut -f1)
+end_at=$(date +%s)
+half_at=$(date +%s)
 # Just before the end, the CPU time of every traced process and of its snapshot writer thread.
-sleep $((load - 5))
+sleep $((load - load / 2 - 5))
 cpu=$(for task in /proc/[0-9]*/task/[0-9]*; do
     [ -r "$task/stat" ] || continue
     grep -q "$work/libmemdrift-preload.so" "${task%/task/*}/maps" 2>/dev/null || continue
@@ -53,14 +60,17 @@ run_pid=""
 
 snapshots=$(find "$work/session" -name 'snap-*.mds' | wc -l)
 bytes=$(du -sb "$work/session" | cut -f1)
+end_at=$(date +%s)
 tps=$(awk '/^tps/ { printf "%.0f", $3 }' "$work/pgbench.log")
 read -r writer total <<<"$cpu"
-report=$( { /usr/bin/time -f "%e %M" "$bin/memdrift" report "$work/session" >/dev/null 2>/dev/null; } 2>&1 | tail -1)
-read -r seconds kib <<<"$report"
-awk -v m="$minutes" -v s="$snapshots" -v b="$bytes" -v w="$writer" -v t="$total" -v rs="$seconds" -v rk="$kib" -v tps="$tps" 'BEGIN {
+/usr/bin/time -o "$work/report.time" -f "%e %M" "$bin/memdrift" report "$work/session" >/dev/null 2>&1
+read -r seconds kib <"$work/report.time"
+if [ -n "${MEMDRIFT_SOAK_KEEP:-}" ]; then cp -r "$work/session" "$MEMDRIFT_SOAK_KEEP"; fi
+awk -v m="$minutes" -v s="$snapshots" -v b="$bytes" -v hb="$half_bytes" -v hs="$((end_at - half_at))" \
+    -v w="$writer" -v t="$total" -v rs="$seconds" -v rk="$kib" -v tps="$tps" 'BEGIN {
     printf "minutes              %d (pgbench: %s tps)\n", m, tps
     printf "snapshots            %d\n", s
-    printf "session              %.1f MB, %.1f MB per hour\n", b / 1e6, b / 1e6 * 60 / m
-    printf "writer CPU share     %.2f%% (%d of %d ticks of the traced processes)\n", t > 0 ? 100 * w / t : 0, w, t
+    printf "session              %.1f MB; second half: %.1f MB per hour\n", b / 1e6, (b - hb) / 1e6 * 3600 / hs
+    printf "writer CPU share     %.2f%% (%d of %d ticks of the traced processes)\n", (t > 0 ? 100 * w / t : 0), w, t
     printf "report               %.2f s, %.0f MB peak RSS\n", rs, rk / 1024
 }'
