@@ -76,11 +76,13 @@ static inline unsigned tag_shift(uint64_t word) { return (unsigned)(word >> 4) &
 /* glibc's block under a tagged pointer. */
 static inline void *block_of(void *p) { return (char *)p - ((size_t)1 << tag_shift(tag_of(p)[1])); }
 
-/* The id of the program's stack that called the hook. Caller holds the recursion guard. */
+/* The id of the program's stack that called the hook, with the Python frames it runs when it
+ * runs any. Caller holds the recursion guard. */
 static uint32_t caller_stack(void) {
-    uintptr_t addresses[MD_MAX_DEPTH];
+    uintptr_t addresses[MD_MAX_DEPTH], key[MD_MAX_KEY];
     int n = md_unwind_capture(addresses, md_config.depth);
-    return md_stacks_intern(addresses, n);
+    int spliced = md_python_splice(addresses, n, key);
+    return spliced ? md_stacks_intern(key, spliced) : md_stacks_intern(addresses, n);
 }
 
 /* Unwinds, counts the block under its stack and writes the tag; returns the program's pointer.

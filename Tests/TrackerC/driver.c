@@ -134,7 +134,8 @@ int main(int argc, char **argv) {
     md_totals totals = {0};
     md_written written = {.checkpoint = 1};
     check(md_written_reserve(&written, md_stacks_count(), 1) == 0, "no memory for the written state");
-    md_stacks_write(&b, &totals, &written, md_stacks_count());
+    md_buffer splices = {0};
+    md_stacks_write(&b, &splices, &totals, &written, md_stacks_count());
     check(totals.live_count == (uint64_t)THREADS * BLOCKS / 2, "live block count after the threads exited");
     check(totals.live_bytes == (uint64_t)THREADS * BLOCKS / 2 * 32, "live bytes after the threads exited");
     check(totals.alloc_count == (uint64_t)THREADS * BLOCKS * ROUNDS, "allocation count after the threads exited");
