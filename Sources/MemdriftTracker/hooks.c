@@ -149,6 +149,22 @@ static inline void release(void *p) {
         __libc_free(p);
 }
 
+/* A recorded zeroed block of `size` bytes (the caller decided it is wanted). */
+static void *recorded_calloc(size_t size) {
+    if (size > SIZE_MAX - TAG_BYTES) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    void *block = __libc_calloc(1, size + TAG_BYTES);
+    return block ? record(block, TAG_SHIFT, size) : NULL;
+}
+
+int md_hooks_sample(size_t size, int zeroed, void **out) {
+    if (!wanted(size)) return 0;
+    *out = zeroed ? recorded_calloc(size) : recorded_malloc(size);
+    return 1;
+}
+
 static __attribute__((noinline)) void *allocate_counted_down(size_t size) {
     return crossed() ? recorded_malloc(size) : __libc_malloc(size);
 }
@@ -169,8 +185,7 @@ MD_EXPORT void *calloc(size_t count, size_t size) {
     size_t total;
     if (__builtin_mul_overflow(count, size, &total) || total > SIZE_MAX - TAG_BYTES || !wanted(total))
         return __libc_calloc(count, size);
-    void *block = __libc_calloc(1, total + TAG_BYTES);
-    return block ? record(block, TAG_SHIFT, total) : NULL;
+    return recorded_calloc(total);
 }
 
 /* Moves a block into a new one (recorded or not); the old one is freed only on success. */

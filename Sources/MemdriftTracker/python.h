@@ -45,6 +45,13 @@ typedef void *(*md_py_thread_state_fn)(void);
 extern md_py_thread_state_fn md_py_attached_state, md_py_gilstate_state;
 /* Says once on stderr that this CPython's frames are not read, and why. Async-signal-safe. */
 void md_py_say_unsupported(void);
+/* Set once a capture has found Python frames: the interpreter is initialized and running code. */
+extern _Atomic int md_py_running;
+
+/* ---- python_alloc.c ---- */
+
+/* Notes CPython's allocators as they are before it starts (pymalloc's, in a release build). */
+void md_py_alloc_init(void);
 
 /* ---- python_code.c: pure reads of code objects; allocation-free, bounded ---- */
 

@@ -173,6 +173,8 @@ int md_python_splice(const uintptr_t *native, int n, uintptr_t *key) {
     }
     md_py_walk w = {.cache = thread_cache(), .visits = MAX_FRAMES, .keep = md_config.depth};
     if (!w.cache || !(w.frame = innermost_frame())) return 0;
+    if (MD_UNLIKELY(!atomic_load_explicit(&md_py_running, memory_order_relaxed)))
+        atomic_store_explicit(&md_py_running, 1, memory_order_relaxed);
     int k = 0;
     for (int i = 0; i < n; i++) {
         if (i >= first && w.frame && is_evaluation(native[i])) k = take_run(&w, key, k);

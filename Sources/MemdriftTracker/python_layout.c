@@ -239,5 +239,6 @@ void md_python_init(void) {
         set_unsupported(version, "its objects are not laid out as in a release build of that version");
         return;
     }
+    md_py_alloc_init();
     md_py_ready = 1;
 }

@@ -106,6 +106,12 @@ void md_hooks_resolve(void);
  * serves malloc instead. */
 const char *md_hooks_init(void);
 
+/* For an allocator in front of malloc (CPython's object allocator, python_alloc.c): decides, as
+ * malloc would, whether an allocation of `size` bytes is recorded. If so returns 1 with `*out` a
+ * recorded block from glibc (zeroed if asked; NULL when memory ran out), which free, realloc and
+ * malloc_usable_size then handle as any other; else 0. Allocation-free apart from that block. */
+int md_hooks_sample(size_t size, int zeroed, void **out);
+
 /* The tracker's own memory goes through these, so it is never counted as the program's. They
  * forward to the next definition (glibc's), or make the system call before it is known.
  * Allocation-free, async-signal-safe. */
@@ -188,6 +194,9 @@ void md_python_init(void);
 int md_python_splice(const uintptr_t *native, int n, uintptr_t *key);
 /* Releases the calling thread's cache of Python lines (thread exit). Allocation-free. */
 void md_python_thread_exit(void);
+/* Run by the writer thread at every tick: once Python code runs, puts the tracker in front of
+ * CPython's small-object allocator (pymalloc), unless something else already is. */
+void md_python_tick(void);
 
 /* ---- sources.c: source frames (runtime, function, file, line), named while they exist ---- */
 
