@@ -64,6 +64,44 @@ import Testing
         #expect(decoded.sourceFrames.isEmpty)
     }
 
+    /// In format 2 a delta names only the source frames new since the snapshot before it; a stack it
+    /// gives may use older ones, and a merged delta carries both.
+    @Test func aDeltaNamesOnlyNewSourceFramesAndItsStacksUseOlderOnes() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var checkpoint = Fixtures.pythonSnapshot(pid: 7, sequence: 1)
+        checkpoint.header.formatVersion = 2
+        checkpoint.sourceFrames.removeLast()  // <module> is named by the delta
+        checkpoint.stacks.removeLast()
+        var delta = Fixtures.pythonSnapshot(pid: 7, sequence: 2)
+        delta.header.formatVersion = 2
+        delta.header.flags |= 0x8
+        delta.modules = []
+        delta.sourceFrames = [SourceFrame(runtime: "python", function: "<module>", file: "/srv/app.py", line: 90)]
+        delta.firstSourceFrame = 4
+        var old = checkpoint.stacks[1]
+        old.frames = []
+        old.splices = []
+        old.framesDefinedEarlier = true
+        old.liveBytes = 800
+        delta.stacks = [old, Fixtures.pythonSnapshot().stacks[3]]
+        let decoded = try SnapshotReader.decode(SnapshotEncoder.encode(delta), path: path)
+        #expect(decoded.firstSourceFrame == 4 && decoded.sourceFrames.count == 1)
+        try write(checkpoint, to: "\(dir)/pid-7/snap-000001.mds")
+        try write(delta, to: "\(dir)/pid-7/snap-000002.mds")
+        let heap = try #require(try TimelineReader.read(dir).processes.first?.attributed[.heapMalloc])
+        let c = try #require(heap.sites.first { $0.frames.count == 5 })
+        #expect(c.frames[2] == .source(Fixtures.pythonSnapshot().sourceFrames[3]))
+        #expect(c.frames[4] == .source(SourceFrame(runtime: "python", function: "<module>", file: "/srv/app.py", line: 90)))
+        let leak = try #require(
+            heap.sites.firstIndex { $0.frames.count == 4 && $0.frames[1] == .source(checkpoint.sourceFrames[0]) })
+        #expect(heap.histories[leak].liveBytes(at: [0, 1]) == [500, 800])
+        // Merged, as the session thinner merges them: one whole snapshot with every name.
+        let merged = Snapshot.combined(checkpoint, delta)
+        #expect(!merged.header.isDelta && merged.firstSourceFrame == 0 && merged.sourceFrames.count == 5)
+        #expect(merged.stacks.first { $0.id == 1 }?.splices == checkpoint.stacks[1].splices)
+    }
+
     @Test func rejectsSplicesThatDoNotFit() {
         var badID = Fixtures.pythonSnapshot()
         badID.stacks[1].splices[0].sourceFrames = [0, 9]
