@@ -54,7 +54,10 @@ static inline int is_evaluation(uintptr_t return_address) {
 
 /* The calling thread's state, or 0: the attached one if it is this thread's (in 3.11 it is the GIL
  * holder's, which may be another thread), else the one PyGILState keeps for the thread (a thread
- * that released the GIL around C work). Both are checked against pthread_self. */
+ * that released the GIL around C work). Both are checked against pthread_self. The attached one
+ * comes first because it is the one running (a thread in a subinterpreter has two); in 3.11 that
+ * check reads another thread's state, which that thread could be freeing as it exits: a read of
+ * heap memory glibc keeps mapped, whose thread_id then cannot be ours. */
 static uintptr_t thread_state(void) {
     uintptr_t self = (uintptr_t)pthread_self();
     uintptr_t t = (uintptr_t)md_py_attached_state();
