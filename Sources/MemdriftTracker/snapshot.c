@@ -1,7 +1,7 @@
 /*
  * Encodes one snapshot (docs/FORMAT.md): header, PROCESS, FIGURES, MODULES, STACKS, MAPPED,
- * SOURCE FRAMES and SOURCE SPLICES sections, then a trailer with the length and an FNV-1a checksum so a
- * reader can tell a whole file from a damaged one.
+ * SOURCE FRAMES and SOURCE SPLICES sections, then a trailer with the length and an FNV-1a
+ * checksum so a reader can tell a whole file from a damaged one.
  */
 #include <fcntl.h>
 #include <malloc.h>
