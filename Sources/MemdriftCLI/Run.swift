@@ -41,7 +41,7 @@ extension Memdrift {
             help: ArgumentHelp(
                 "Leave the runtimes' options alone.",
                 discussion:
-                    "By default run asks the runtimes it recognises to name their JIT and interpreter code in a perf map it copies into the session: NODE_OPTIONS gets --perf-basic-prof-only-functions, ERL_FLAGS +JPperf true, and PYTHONPERFSUPPORT=1 is set (CPython 3.12+)."
+                    "By default run asks the runtimes it recognises to name their JIT and interpreter code in a perf map it copies into the session: NODE_OPTIONS gets --perf-basic-prof-only-functions and ERL_FLAGS +JPperf true. CPython needs nothing: the tracker reads its frames (3.11-3.13) itself."
             ))
         var noRuntimeSupport = false
 

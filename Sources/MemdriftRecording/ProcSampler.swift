@@ -56,7 +56,8 @@ final class ProcSampler {
         var warnings: [String] = []
         var alive: Set<ProcessKey> = []
         for pid in pids {
-            guard let stat = ProcStat(pid: pid) else { continue }
+            // A zombie (a child its parent has not waited for yet) has no memory left to sample.
+            guard let stat = ProcStat(pid: pid), !stat.isZombie else { continue }
             let key = ProcessKey(pid: pid, startTicks: stat.startTicks)
             alive.insert(key)
             let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/exe")) ?? ""
@@ -65,7 +66,9 @@ final class ProcSampler {
             if let known = images[key], known.executable == executable {
                 image = known
             } else {
-                // A new process, or an exec under a known pid: a new image, traced or not.
+                // A new process, or an exec under a known pid: a new image, traced or not. A process
+                // that is exiting has no mappings left to tell: it is not taken for an untraced one.
+                if readWholeTextFile("/proc/\(pid)/maps")?.isEmpty == true { continue }
                 image = Image(
                     directory: nil, executable: executable, traced: tracker.map { ProcessTree.hasMapped($0, in: pid) } ?? false,
                     firstMonotonic: monotonicNanos(), firstWall: wallClockNanos())
@@ -133,6 +136,8 @@ final class ProcSampler {
 /// The fields of /proc/PID/stat that identify a process: its parent and when it started.
 struct ProcStat {
     var parent: pid_t
+    /// Exited (or being reaped), waiting for its parent: state Z or X.
+    var isZombie: Bool
     /// Start time in clock ticks after boot: with the pid, it tells a process from a later one reusing the pid.
     var startTicks: UInt64
 
@@ -145,6 +150,7 @@ struct ProcStat {
         // After the name: state (3), ppid (4), ... starttime (22).
         guard fields.count > 19, let parent = pid_t(fields[1]), let start = UInt64(fields[19]) else { return nil }
         self.parent = parent
+        self.isZombie = fields[0] == "Z" || fields[0] == "X"
         self.startTicks = start
     }
 }

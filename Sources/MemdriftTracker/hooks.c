@@ -76,11 +76,13 @@ static inline unsigned tag_shift(uint64_t word) { return (unsigned)(word >> 4) &
 /* glibc's block under a tagged pointer. */
 static inline void *block_of(void *p) { return (char *)p - ((size_t)1 << tag_shift(tag_of(p)[1])); }
 
-/* The id of the program's stack that called the hook. Caller holds the recursion guard. */
+/* The id of the program's stack that called the hook, with the Python frames it runs when it
+ * runs any. Caller holds the recursion guard. */
 static uint32_t caller_stack(void) {
-    uintptr_t addresses[MD_MAX_DEPTH];
+    uintptr_t addresses[MD_MAX_DEPTH], key[MD_MAX_KEY];
     int n = md_unwind_capture(addresses, md_config.depth);
-    return md_stacks_intern(addresses, n);
+    int spliced = md_python_splice(addresses, n, key);
+    return spliced ? md_stacks_intern(key, spliced) : md_stacks_intern(addresses, n);
 }
 
 /* Unwinds, counts the block under its stack and writes the tag; returns the program's pointer.
@@ -147,6 +149,22 @@ static inline void release(void *p) {
         __libc_free(p);
 }
 
+/* A recorded zeroed block of `size` bytes (the caller decided it is wanted). */
+static void *recorded_calloc(size_t size) {
+    if (size > SIZE_MAX - TAG_BYTES) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    void *block = __libc_calloc(1, size + TAG_BYTES);
+    return block ? record(block, TAG_SHIFT, size) : NULL;
+}
+
+int md_hooks_sample(size_t size, int zeroed, void **out) {
+    if (!wanted(size)) return 0;
+    *out = zeroed ? recorded_calloc(size) : recorded_malloc(size);
+    return 1;
+}
+
 static __attribute__((noinline)) void *allocate_counted_down(size_t size) {
     return crossed() ? recorded_malloc(size) : __libc_malloc(size);
 }
@@ -167,8 +185,7 @@ MD_EXPORT void *calloc(size_t count, size_t size) {
     size_t total;
     if (__builtin_mul_overflow(count, size, &total) || total > SIZE_MAX - TAG_BYTES || !wanted(total))
         return __libc_calloc(count, size);
-    void *block = __libc_calloc(1, total + TAG_BYTES);
-    return block ? record(block, TAG_SHIFT, total) : NULL;
+    return recorded_calloc(total);
 }
 
 /* Moves a block into a new one (recorded or not); the old one is freed only on success. */

@@ -10,7 +10,7 @@
 
 #include "tracker.h"
 
-#define MD_MAX_MODULES 65535 /* indexes must fit in a frame's 16 module bits, minus "none" */
+#define MD_MAX_MODULES 65534 /* indexes must fit in a frame's 16 module bits, minus "source" and "none" */
 #define MD_BUILD_ID_MAX 64
 
 typedef struct {
@@ -187,6 +187,7 @@ static void refresh(void) {
 }
 
 static md_frame resolve_one(uintptr_t a) {
+    if (md_is_source_key(a)) return a;
     /* Newest first: a reused address range belongs to the module loaded last. */
     for (uint32_t i = module_count; i-- > 0;) {
         const md_module *m = &modules[i];
@@ -201,7 +202,9 @@ void md_modules_resolve(const uintptr_t *addresses, int n, md_frame *out) {
     refresh();
     if (!modules) {
         for (int i = 0; i < n; i++)
-            out[i] = ((md_frame)MD_FRAME_NO_MODULE << 48) | (addresses[i] & 0xFFFFFFFFFFFFull);
+            out[i] = md_is_source_key(addresses[i])
+                         ? addresses[i]
+                         : ((md_frame)MD_FRAME_NO_MODULE << 48) | (addresses[i] & 0xFFFFFFFFFFFFull);
     } else {
         for (int i = 0; i < n; i++)
             out[i] = resolve_one(addresses[i]);

@@ -188,6 +188,7 @@ static void *writer_main(void *forked) {
     for (;;) {
         nanosleep(&tick, NULL);
         if (atomic_load(&md_state) != MD_ACTIVE || atomic_load(&stopping)) return NULL;
+        md_python_tick();
         if (trigger_changed()) md_take_snapshot(MEMDRIFT_REASON_REQUEST, 0);
         uint64_t now = md_now_ns(CLOCK_MONOTONIC);
         if (md_config.interval_ns && now >= due) {
@@ -235,9 +236,11 @@ static void before_fork(void) {
     md_stacks_lock_for_fork();
     md_modules_lock_for_fork();
     md_mappings_lock_for_fork();
+    md_sources_lock_for_fork();
 }
 
 static void after_fork_parent(void) {
+    md_sources_unlock_after_fork(0);
     md_mappings_unlock_after_fork(0);
     md_modules_unlock_after_fork(0);
     md_stacks_unlock_after_fork(0);
@@ -248,6 +251,7 @@ static void after_fork_parent(void) {
 /* The child records its own series under its own pid, starting from the inherited heap and
  * mappings. */
 static void after_fork_child(void) {
+    md_sources_unlock_after_fork(1);
     md_mappings_unlock_after_fork(1);
     md_modules_unlock_after_fork(1);
     md_stacks_unlock_after_fork(1);
@@ -313,6 +317,7 @@ static void start(void) {
         return;
     }
     md_unwind_init();
+    if (env_number("MEMDRIFT_PYTHON", 1)) md_python_init();
     md_sampling_init(env_number("MEMDRIFT_SAMPLE_RATE", 0));
     if (md_stacks_init() != 0) {
         md_fail("cannot map memory for the tracker's tables", ENOMEM);

@@ -1,7 +1,7 @@
 /*
- * Encodes one snapshot (docs/FORMAT.md): header, PROCESS, FIGURES, MODULES, STACKS
- * and MAPPED sections, then a trailer with the length and an FNV-1a checksum so a
- * reader can tell a whole file from a damaged one.
+ * Encodes one snapshot (docs/FORMAT.md): header, PROCESS, FIGURES, MODULES, STACKS, MAPPED,
+ * SOURCE FRAMES and SOURCE SPLICES sections, then a trailer with the length and an FNV-1a
+ * checksum so a reader can tell a whole file from a damaged one.
  */
 #include <fcntl.h>
 #include <malloc.h>
@@ -149,7 +149,7 @@ void md_snapshot_encode(md_buffer *b, uint32_t reason, uint32_t flags, uint64_t 
     md_buffer_u64(b, md_config.start_mono_ns);
     md_buffer_u64(b, md_config.interval_ns);
     md_buffer_u64(b, md_sample_rate);
-    md_buffer_u32(b, 5); /* sections */
+    md_buffer_u32(b, 7); /* sections */
     md_buffer_u32(b, (uint32_t)md_config.depth);
 
     size_t at;
@@ -164,9 +164,12 @@ void md_snapshot_encode(md_buffer *b, uint32_t reason, uint32_t flags, uint64_t 
     mapped.length = 0;
     mapped.failed = 0;
     md_mappings_write(&mapped, stack_count, &totals, w);
+    static md_buffer splices;
     stacks.length = 0;
     stacks.failed = 0;
-    md_stacks_write(&stacks, &totals, w, stack_count);
+    splices.length = 0;
+    splices.failed = 0;
+    md_stacks_write(&stacks, &splices, &totals, w, stack_count);
 
     size_t status_at = b->length;
     size_t status_n = append_file(b, "/proc/self/status", 64 * 1024);
@@ -218,6 +221,16 @@ void md_snapshot_encode(md_buffer *b, uint32_t reason, uint32_t flags, uint64_t 
     begin_section(b, MEMDRIFT_SECTION_MAPPED, &at);
     if (mapped.failed) b->failed = 1;
     md_buffer_append(b, mapped.data, mapped.length);
+    end_section(b, at);
+
+    /* Written after the stacks were gathered: it holds every source frame they refer to. */
+    begin_section(b, MEMDRIFT_SECTION_SOURCE_FRAMES, &at);
+    md_sources_write(b, w);
+    end_section(b, at);
+
+    begin_section(b, MEMDRIFT_SECTION_SOURCE_SPLICES, &at);
+    if (splices.failed) b->failed = 1;
+    md_buffer_append(b, splices.data, splices.length);
     end_section(b, at);
 
     /* Trailer: magic, total length, FNV-1a 64 of everything before the checksum. */

@@ -7,6 +7,11 @@
  * only by their owner, and summed by the snapshot writer: the hot path never writes a
  * cache line another thread writes. A thread's counters are folded into the stack's
  * `retired` totals when it exits.
+ *
+ * A stack's key is its native return addresses with, in a Python program, the source keys of the
+ * Python frames each evaluation frame runs in front of it (python_frames.c): two allocations from
+ * different Python lines are different stacks. The STACKS section gets the native frames, the
+ * SOURCE SPLICES section where the source frames go among them.
  */
 #include <pthread.h>
 #include <string.h>
@@ -22,9 +27,10 @@ enum { ALLOC_BYTES, ALLOC_COUNT, FREE_BYTES, FREE_COUNT, COUNTERS };
 
 typedef struct {
     uint64_t hash;
-    uint32_t depth;
-    const uintptr_t *addresses; /* raw return addresses, for lookup */
-    const md_frame *frames;     /* module-relative, for the snapshot */
+    uint32_t depth;             /* entries of the key */
+    uint32_t natives;           /* native frames among them; the others are source frames */
+    const uintptr_t *addresses; /* the key: raw return addresses and source keys, for lookup */
+    const md_frame *frames;     /* module-relative and source frames, for the snapshot */
     _Atomic int64_t retired[COUNTERS];
 } md_stack;
 
@@ -84,6 +90,7 @@ static md_index *new_index(uint32_t capacity) {
 static void thread_exit(void *block) {
     md_thread_retire(block);
     md_cfi_thread_exit();
+    md_python_thread_exit();
 }
 
 int md_stacks_init(void) {
@@ -167,6 +174,9 @@ static uint32_t insert(uint64_t h, const uintptr_t *a, int n, const md_frame *fr
     md_stack *s = stack_at(id);
     s->hash = h;
     s->depth = (uint32_t)n;
+    s->natives = 0;
+    for (int i = 0; i < n; i++)
+        s->natives += !md_is_source_key(a[i]);
     s->addresses = addresses;
     s->frames = copy;
     atomic_store_explicit(&stack_count, id + 1, memory_order_release);
@@ -181,7 +191,7 @@ uint32_t md_stacks_intern(const uintptr_t *a, int n) {
     int64_t found = find(atomic_load_explicit(&current_index, memory_order_acquire), h, a, n);
     if (found >= 0) return (uint32_t)found;
 
-    md_frame frames[MD_MAX_DEPTH];
+    md_frame frames[MD_MAX_KEY];
     md_modules_resolve(a, n, frames);
     md_lock_acquire(&insert_lock);
     found = find(atomic_load_explicit(&current_index, memory_order_relaxed), h, a, n);
@@ -334,7 +344,44 @@ void md_thread_retire(void *block) {
     md_guard_leave(guard);
 }
 
-void md_stacks_write(md_buffer *b, md_totals *totals, md_written *w, uint32_t count) {
+/* One run of source frames and the native frames it stands for: an evaluation frame, and the
+ * frame outside every module that called it when there is one (CPython's perf trampoline, which
+ * the Python frames already name). */
+static void write_splice(md_buffer *b, const md_stack *s, uint32_t at, uint32_t native) {
+    uint32_t run = at;
+    while (run < s->depth && MD_FRAME_MODULE(s->frames[run]) == MD_FRAME_SOURCE)
+        run++;
+    uint16_t replaced = 0;
+    if (run < s->depth) {
+        replaced = 1;
+        if (run + 1 < s->depth && MD_FRAME_MODULE(s->frames[run + 1]) == MD_FRAME_NO_MODULE) replaced = 2;
+    }
+    md_buffer_u16(b, (uint16_t)native);
+    md_buffer_u16(b, replaced);
+    md_buffer_u32(b, run - at);
+    for (uint32_t f = at; f < run; f++)
+        md_buffer_u32(b, (uint32_t)MD_FRAME_OFFSET(s->frames[f]));
+}
+
+/* A stack's entry of the SOURCE SPLICES section: where its source frames go among its natives. */
+static void write_splices(md_buffer *b, uint32_t id, const md_stack *s, uint32_t *count) {
+    uint32_t splices = 0;
+    for (uint32_t f = 0; f < s->depth; f++)
+        splices += MD_FRAME_MODULE(s->frames[f]) == MD_FRAME_SOURCE &&
+                   (f == 0 || MD_FRAME_MODULE(s->frames[f - 1]) != MD_FRAME_SOURCE);
+    md_buffer_u32(b, id);
+    md_buffer_u32(b, splices);
+    uint32_t native = 0;
+    for (uint32_t f = 0; f < s->depth; f++) {
+        if (MD_FRAME_MODULE(s->frames[f]) != MD_FRAME_SOURCE)
+            native++;
+        else if (f == 0 || MD_FRAME_MODULE(s->frames[f - 1]) != MD_FRAME_SOURCE)
+            write_splice(b, s, f, native);
+    }
+    (*count)++;
+}
+
+void md_stacks_write(md_buffer *b, md_buffer *splices, md_totals *totals, md_written *w, uint32_t count) {
     static int64_t *sums;
     static size_t sums_bytes;
     size_t need = (size_t)count * COUNTERS * sizeof(int64_t);
@@ -370,10 +417,11 @@ void md_stacks_write(md_buffer *b, md_totals *totals, md_written *w, uint32_t co
 
     totals->stacks = count;
     totals->dropped = atomic_load_explicit(&dropped, memory_order_relaxed);
-    size_t count_at = b->length;
-    uint32_t listed = 0;
+    size_t count_at = b->length, spliced_at = splices->length;
+    uint32_t listed = 0, spliced = 0;
     w->defined_bytes = 0;
     md_buffer_u32(b, 0);
+    md_buffer_u32(splices, 0);
     for (uint32_t id = 0; id < count; id++) {
         const int64_t *v = &sums[id * COUNTERS];
         /* Counters of different threads are read at slightly different moments. */
@@ -403,19 +451,22 @@ void md_stacks_write(md_buffer *b, md_totals *totals, md_written *w, uint32_t co
         if (frames) w->defined_bytes += 40 + 12 * (uint64_t)stack_at(id)->depth;
         const md_stack *s = stack_at(id);
         md_buffer_u32(b, id);
-        md_buffer_u16(b, frames ? (uint16_t)s->depth : 0);
+        md_buffer_u16(b, frames ? (uint16_t)s->natives : 0);
         md_buffer_u16(b, frames ? 0 : MEMDRIFT_STACK_FRAMES_GIVEN);
         md_buffer_u64(b, (uint64_t)now[0]);
         md_buffer_u64(b, (uint64_t)now[1]);
         md_buffer_u64(b, (uint64_t)now[2]);
         md_buffer_u64(b, (uint64_t)now[3]);
+        if (frames && s->natives != s->depth) write_splices(splices, id, s, &spliced);
         for (uint32_t f = 0; frames && f < s->depth; f++) {
             uint32_t module = MD_FRAME_MODULE(s->frames[f]);
+            if (module == MD_FRAME_SOURCE) continue;
             md_buffer_u32(b, module == MD_FRAME_NO_MODULE ? MEMDRIFT_MODULE_UNKNOWN : module);
             md_buffer_u64(b, MD_FRAME_OFFSET(s->frames[f]));
         }
     }
     if (!b->failed) memcpy(b->data + count_at, &listed, sizeof listed);
+    if (!splices->failed) memcpy(splices->data + spliced_at, &spliced, sizeof spliced);
 }
 
 void md_stacks_lock_for_fork(void) {

@@ -32,14 +32,18 @@
  *   4. module_lock (modules.c): the module registry; the loader's lock (dl_iterate_phdr) is
  *      taken under it
  *   5. table_lock (mappings.c): the table of mappings
- * Today only the writer lock is held while another is taken (a snapshot takes 2, 5 and 4 one
- * after the other), and the fork handlers take all five in this order; the others are never
- * nested (a new stack resolves its modules before it takes insert_lock, and nothing is taken
- * under table_lock). All are md_locks, which are not reentrant: the recursion guard is set
- * while one is held, so a signal handler's calls go to the system untracked.
+ *   6. source_lock (sources.c): the table of source frames
+ * Today only the writer lock is held while another is taken (a snapshot takes 2, 5, 4 and 6 one
+ * after the other), and the fork handlers take all six in this order; the others are never
+ * nested (a capture interns its source frames before the stack, a new stack resolves its modules
+ * before it takes insert_lock, and nothing is taken under table_lock or source_lock). All are
+ * md_locks, which are not reentrant: the recursion guard is set while one is held, so a signal
+ * handler's calls go to the system untracked.
  */
 
 #define MD_MAX_DEPTH 256
+/* A stack's key: up to MD_MAX_DEPTH native frames and as many source frames spliced among them. */
+#define MD_MAX_KEY (2 * MD_MAX_DEPTH)
 #define MD_DEFAULT_DEPTH 64
 #define MD_MAX_STACKS (1u << 24) /* stack ids are packed in 24 bits */
 #define MD_UNKNOWN_STACK 0u      /* id 0: the empty stack, used when unwinding or the table fails */
@@ -88,6 +92,7 @@ typedef struct {
     uint8_t *modules;       /* per module: 0 not written, 1 written loaded, 2 written unloaded */
     size_t module_capacity;
     uint64_t defined_bytes; /* of the last snapshot: bytes that gave stacks' frames for the first time */
+    uint32_t sources;       /* source frames given since the last checkpoint (ids below) */
 } md_written;
 /* Grows `w` for `stacks` stacks and `modules` modules: 0, or -1 when memory ran out. */
 int md_written_reserve(md_written *w, uint32_t stacks, uint32_t modules);
@@ -100,6 +105,12 @@ void md_hooks_resolve(void);
 /* Checks that malloc is glibc's and turns block tags on: NULL, or the name of the object that
  * serves malloc instead. */
 const char *md_hooks_init(void);
+
+/* For an allocator in front of malloc (CPython's object allocator, python_alloc.c): decides, as
+ * malloc would, whether an allocation of `size` bytes is recorded. If so returns 1 with `*out` a
+ * recorded block from glibc (zeroed if asked; NULL when memory ran out), which free, realloc and
+ * malloc_usable_size then handle as any other; else 0. Allocation-free apart from that block. */
+int md_hooks_sample(size_t size, int zeroed, void **out);
 
 /* The tracker's own memory goes through these, so it is never counted as the program's. They
  * forward to the next definition (glibc's), or make the system call before it is known.
@@ -115,6 +126,11 @@ typedef uint64_t md_frame;
 #define MD_FRAME_MODULE(f) ((uint32_t)((f) >> 48))
 #define MD_FRAME_OFFSET(f) ((f)&0xFFFFFFFFFFFFull)
 #define MD_FRAME_NO_MODULE 0xFFFFu
+/* A source frame (a Python line) in a stack's key and its resolved frames: the id below. User-space
+ * return addresses are below 2^47, so no native frame looks like one. */
+#define MD_FRAME_SOURCE 0xFFFEu
+#define MD_SOURCE_KEY(id) (((uintptr_t)MD_FRAME_SOURCE << 48) | (uintptr_t)(id))
+static inline int md_is_source_key(uintptr_t a) { return (a >> 48) == MD_FRAME_SOURCE; }
 
 /* A loaded object's address span (lowest to highest PT_LOAD) and the loader's name for it
  * ("" for the main program), valid while the object stays loaded. */
@@ -126,7 +142,8 @@ typedef struct {
  * loader's lock (dl_iterate_phdr). */
 int md_object_at(uintptr_t address, md_object *out);
 /* Resolves raw return addresses to (module, offset), refreshing the registry when the
- * loader's counters show a dlopen/dlclose. Thread-safe (module lock); allocation-free. */
+ * loader's counters show a dlopen/dlclose; source keys are passed through as they are.
+ * Thread-safe (module lock); allocation-free. */
 void md_modules_resolve(const uintptr_t *addresses, int n, md_frame *out);
 /* Appends the MODULES section payload: every module for a checkpoint, those loaded or unloaded
  * since for a delta. Takes the module lock. */
@@ -163,11 +180,42 @@ void md_cfi_thread_exit(void);
 /* The calling thread's stack range [lo, hi): 1, or 0 when it is not known. */
 int md_cfi_stack_bounds(uintptr_t *lo, uintptr_t *hi);
 
+/* ---- python*.c: CPython's frames, read from the interpreter's own structures ---- */
+
+/* Finds a CPython interpreter in the process (the main program or a library loaded with it) and
+ * the layout of its frames for its version. Called once by the constructor. */
+void md_python_init(void);
+/* Splices the calling thread's Python frames into the native stack `native[0..n)`: writes to
+ * `key` the native frames with, before each of CPython's evaluation frames, the source keys of the
+ * Python frames it runs (leaf first), and after the last native frame those the walk did not
+ * reach. Returns the key's length (at most MD_MAX_KEY), or 0 when there are no Python frames (the
+ * native stack is the key). Allocation-free; lock-free except the first time a thread sees a
+ * Python line (sources.c). Never calls into Python beyond looking up the thread's state. */
+int md_python_splice(const uintptr_t *native, int n, uintptr_t *key);
+/* Releases the calling thread's cache of Python lines (thread exit). Allocation-free. */
+void md_python_thread_exit(void);
+/* Run by the writer thread at every tick: once Python code runs, puts the tracker in front of
+ * CPython's small-object allocator (pymalloc), unless something else already is. */
+void md_python_tick(void);
+
+/* ---- sources.c: source frames (runtime, function, file, line), named while they exist ---- */
+
+/* The id of a source frame, interned; UINT32_MAX when the table is full or memory ran out.
+ * Strings are copied. Thread-safe (source_lock); allocation-free. */
+uint32_t md_sources_intern(const char *runtime, const char *function, size_t function_length, const char *file,
+                           size_t file_length, uint32_t line);
+/* Appends the SOURCE FRAMES section payload: every source frame for a checkpoint, those named
+ * since the last snapshot for a delta. Counts them in `w`. Takes the source lock. */
+void md_sources_write(md_buffer *b, md_written *w);
+void md_sources_lock_for_fork(void);
+void md_sources_unlock_after_fork(int child);
+
 /* ---- stacks.c: distinct stacks and their counters ---- */
 
 int md_stacks_init(void);
-/* Returns the id of the stack, inserting it when new. Lock-free for known stacks. */
-uint32_t md_stacks_intern(const uintptr_t *addresses, int n);
+/* Returns the id of the stack whose key (native return addresses and source keys, see
+ * md_python_splice) is `key[0..n)`, inserting it when new. Lock-free for known stacks. */
+uint32_t md_stacks_intern(const uintptr_t *key, int n);
 /* Per-thread counters: no shared cache line is written for stacks the thread has seen.
  * `tag_bytes` is what the block's tag adds to glibc's block (see hooks.c). */
 void md_count_alloc(uint32_t stack, uint64_t bytes, uint64_t count, uint64_t tag_bytes);
@@ -185,8 +233,9 @@ typedef struct {
 /* Appends the STACKS section payload for stack ids below `count` (`w` holds room for them): a
  * checkpoint lists every stack that holds anything (or mapped memory), a delta those whose
  * counters changed; frames go only with a stack this series has not given since its
- * checkpoint. Adds the totals. */
-void md_stacks_write(md_buffer *b, md_totals *totals, md_written *w, uint32_t count);
+ * checkpoint, and with them, to `splices`, the SOURCE SPLICES entry of a stack that has source
+ * frames. Adds the totals. */
+void md_stacks_write(md_buffer *b, md_buffer *splices, md_totals *totals, md_written *w, uint32_t count);
 void md_stacks_lock_for_fork(void);
 void md_stacks_unlock_after_fork(int child);
 

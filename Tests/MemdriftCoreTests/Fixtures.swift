@@ -49,4 +49,45 @@ enum Fixtures {
             header: header, executable: "/usr/bin/app", commandLine: ["app", "--port", "8080"], figures: figures,
             modules: modules, stacks: stacks, mapped: mapped)
     }
+
+    /// A Python program's snapshot: the interpreter's evaluation frame (0x5000 in python3.11) runs
+    /// build_session and handle_request; stacks 1 and 2 have the same native frames and differ in
+    /// the line of build_session, stack 3 allocates in a C extension called from Python.
+    static func pythonSnapshot(pid: Int32 = 42, sequence: UInt64 = 1) -> Snapshot {
+        var snapshot = snapshot(pid: pid, sequence: sequence)
+        snapshot.modules = [
+            Module(index: 0, base: 0x40_0000, start: 0x40_0000, end: 0x90_0000, buildID: [1, 2, 3], path: "/usr/bin/python3.11"),
+            Module(
+                index: 1, base: 0x7F00_0000_0000, start: 0x7F00_0000_0000, end: 0x7F00_0001_0000, buildID: [4, 5],
+                path: "/usr/lib/libz.so.1"),
+        ]
+        let malloc = Frame(module: 0, offset: 0x1000), evaluation = Frame(module: 0, offset: 0x5000)
+        let main = Frame(module: 0, offset: 0x9000)
+        snapshot.sourceFrames = [
+            SourceFrame(runtime: "python", function: "build_session", file: "/srv/app.py", line: 23),
+            SourceFrame(runtime: "python", function: "handle_request", file: "/srv/app.py", line: 31),
+            SourceFrame(runtime: "python", function: "build_session", file: "/srv/app.py", line: 24),
+            SourceFrame(runtime: "python", function: "open_compressor", file: "/srv/app.py", line: 27),
+            SourceFrame(runtime: "python", function: "<module>", file: nil, line: nil),
+        ]
+        snapshot.stacks = [
+            CallStack(id: 0, frames: [], liveBytes: 0, liveCount: 0, allocatedBytes: 0, allocatedCount: 0),
+            CallStack(
+                id: 1, frames: [malloc, evaluation, main],
+                splices: [SourceSplice(nativeIndex: 1, replacedCount: 1, sourceFrames: [0, 1])], liveBytes: 500,
+                liveCount: 5, allocatedBytes: 900, allocatedCount: 9),
+            CallStack(
+                id: 2, frames: [malloc, evaluation, main],
+                splices: [SourceSplice(nativeIndex: 1, replacedCount: 1, sourceFrames: [2, 1])], liveBytes: 300,
+                liveCount: 3, allocatedBytes: 300, allocatedCount: 3),
+            CallStack(
+                id: 3, frames: [Frame(module: 1, offset: 0x2000), Frame(module: 0, offset: 0x3000), evaluation],
+                splices: [
+                    SourceSplice(nativeIndex: 2, replacedCount: 1, sourceFrames: [3, 1]),
+                    SourceSplice(nativeIndex: 3, replacedCount: 0, sourceFrames: [4]),
+                ], liveBytes: 4096, liveCount: 1, allocatedBytes: 4096, allocatedCount: 1),
+        ]
+        snapshot.mapped = []
+        return snapshot
+    }
 }

@@ -223,3 +223,19 @@ func makeTemporaryDirectory() throws -> String {
         #expect(SessionThinner(session: dir, budget: 1 << 30).thinIfNeeded() == 0)
     }
 }
+
+@Suite struct RuntimeSupportTests {
+    /// Node and BEAM are asked for perf maps, after the user's own options; CPython's environment is
+    /// left as it was: the tracker reads its frames and hooks pymalloc itself (docs/runtimes.md).
+    @Test func cpythonsEnvironmentIsLeftAlone() {
+        var environment = ["NODE_OPTIONS": "--max-old-space-size=512", "PYTHONMALLOC": "pymalloc_debug"]
+        RuntimeSupport.enable(in: &environment)
+        #expect(environment["NODE_OPTIONS"]?.hasPrefix("--max-old-space-size=512 --perf-basic-prof") == true)
+        #expect(environment["ERL_FLAGS"] == "+JPperf true")
+        #expect(environment["PYTHONMALLOC"] == "pymalloc_debug")
+        #expect(environment["PYTHONPERFSUPPORT"] == nil)
+        var empty: [String: String] = [:]
+        RuntimeSupport.enable(in: &empty)
+        #expect(empty["PYTHONMALLOC"] == nil && empty["PYTHONPERFSUPPORT"] == nil)
+    }
+}

@@ -15,7 +15,7 @@ public enum SnapshotEncoder {
             h.sequence, h.wallClockNanos, h.monotonicNanos, h.startWallClockNanos, h.startMonotonicNanos,
             h.intervalNanos, h.sampleRate,
         ] { w.u64(v) }
-        w.u32(5)  // sections
+        w.u32(7)  // sections
         w.u32(h.maxDepth)
 
         w.section(.process) { w in
@@ -69,6 +69,42 @@ public enum SnapshotEncoder {
                 w.u32(m.stackID)
                 w.u32(0)
                 for v in [m.liveBytes, m.liveCount, m.mappedBytes, m.mappedCount] { w.u64(v) }
+            }
+        }
+        w.section(.sourceFrames) { w in
+            w.u32(snapshot.firstSourceFrame)
+            var strings: [String] = []
+            var index: [String: UInt32] = [:]
+            func id(_ s: String) -> UInt32 {
+                if let i = index[s] { return i }
+                index[s] = UInt32(strings.count)
+                strings.append(s)
+                return UInt32(strings.count - 1)
+            }
+            let records = snapshot.sourceFrames.map { f in
+                [id(f.runtime), id(f.function), id(f.file ?? ""), UInt32(f.line ?? 0)]
+            }
+            w.u32(UInt32(strings.count))
+            for s in strings {
+                let bytes = Array(s.utf8)
+                w.u32(UInt32(bytes.count))
+                w.bytes(bytes)
+            }
+            w.u32(UInt32(records.count))
+            for record in records { for v in record { w.u32(v) } }
+        }
+        w.section(.sourceSplices) { w in
+            let spliced = snapshot.stacks.filter { !$0.splices.isEmpty }
+            w.u32(UInt32(spliced.count))
+            for s in spliced {
+                w.u32(s.id)
+                w.u32(UInt32(s.splices.count))
+                for splice in s.splices {
+                    w.u16(UInt16(splice.nativeIndex))
+                    w.u16(UInt16(splice.replacedCount))
+                    w.u32(UInt32(splice.sourceFrames.count))
+                    for f in splice.sourceFrames { w.u32(f) }
+                }
             }
         }
         w.bytes(SnapshotFormat.trailerMagic)

@@ -14,7 +14,7 @@ public enum SnapshotFormat {
 
     /// Section kinds.
     public enum Section: UInt32 {
-        case process = 1, figures, modules, stacks, mapped
+        case process = 1, figures, modules, stacks, mapped, sourceFrames, sourceSplices
     }
 
     /// FNV-1a 64 over the bytes, as the trailer's checksum.

@@ -74,6 +74,8 @@ public enum SnapshotReader {
 
         var stacksAt: (Int, Int)?
         var mappedAt: (Int, Int)?
+        var sourceFramesAt: (Int, Int)?
+        var splicesAt: (Int, Int)?
         for _ in 0..<sectionCount {
             let kindAt = r.offset
             let kind = try r.u32()
@@ -96,6 +98,10 @@ public enum SnapshotReader {
                 stacksAt = (start, stop)  // frames are checked against the modules, which may come later
             case .mapped:
                 mappedAt = (start, stop)  // stack ids are checked against the stacks
+            case .sourceFrames:
+                sourceFramesAt = (start, stop)
+            case .sourceSplices:
+                splicesAt = (start, stop)  // checked against the stacks and the source frames
             case nil:
                 break  // a newer tracker's section: skip it
             }
@@ -111,6 +117,15 @@ public enum SnapshotReader {
         if let (start, stop) = mappedAt {
             var section = ByteReader(bytes, path: path, offset: start, end: stop)
             snapshot.mapped = try readMapped(&section, stackIDs: complete ? Set(snapshot.stacks.map(\.id)) : nil)
+        }
+        if let (start, stop) = sourceFramesAt {
+            var section = ByteReader(bytes, path: path, offset: start, end: stop)
+            (snapshot.firstSourceFrame, snapshot.sourceFrames) = try readSourceFrames(&section)
+        }
+        if let (start, stop) = splicesAt {
+            var section = ByteReader(bytes, path: path, offset: start, end: stop)
+            let known = Int(snapshot.firstSourceFrame) + snapshot.sourceFrames.count
+            try readSplices(&section, into: &snapshot.stacks, sourceFrames: known)
         }
         return snapshot
     }
@@ -274,6 +289,79 @@ public enum SnapshotReader {
                     mappedCount: try r.u64()))
         }
         return mapped
+    }
+
+    /// The first frame's id, strings, then frames referring to them by index: ids count from the first.
+    private static func readSourceFrames(_ r: inout ByteReader) throws(FormatError) -> (UInt32, [SourceFrame]) {
+        let firstAt = r.offset
+        let first = try r.u32()
+        guard first < 1 << 30 else { throw .corrupt(path: r.path, offset: firstAt, detail: "first source frame \(first)") }
+        let stringCount = try r.count(minimumBytes: 4, what: "string")
+        var strings: [String] = []
+        strings.reserveCapacity(stringCount)
+        for _ in 0..<stringCount { strings.append(try r.string(Int(try r.u32()))) }
+        let n = try r.count(minimumBytes: 16, what: "source frame")
+        var frames: [SourceFrame] = []
+        frames.reserveCapacity(n)
+        for _ in 0..<n {
+            let at = r.offset
+            let runtime = Int(try r.u32()), function = Int(try r.u32()), file = Int(try r.u32()), line = try r.u32()
+            guard runtime < strings.count, function < strings.count, file < strings.count else {
+                throw .corrupt(path: r.path, offset: at, detail: "source frame refers to a string beyond \(strings.count)")
+            }
+            frames.append(
+                SourceFrame(
+                    runtime: strings[runtime], function: strings[function],
+                    file: strings[file].isEmpty ? nil : strings[file], line: line == 0 ? nil : Int(line)))
+        }
+        return (first, frames)
+    }
+
+    /// Attaches each stack's splices, checked against its native frames and the source frames.
+    private static func readSplices(_ r: inout ByteReader, into stacks: inout [CallStack], sourceFrames: Int)
+        throws(FormatError)
+    {
+        var position: [UInt32: Int] = [:]
+        for (i, stack) in stacks.enumerated() { position[stack.id] = i }
+        let n = try r.count(minimumBytes: 8, what: "spliced stack")
+        var seen: Set<UInt32> = []
+        for _ in 0..<n {
+            let at = r.offset
+            let id = try r.u32()
+            guard let index = position[id], seen.insert(id).inserted else {
+                throw .corrupt(path: r.path, offset: at, detail: "splices of stack \(id), which is not in the stacks or twice")
+            }
+            guard !stacks[index].framesDefinedEarlier else {
+                throw .corrupt(path: r.path, offset: at, detail: "splices of stack \(id), whose frames were given earlier")
+            }
+            let natives = stacks[index].frames.count
+            let count = try r.count(minimumBytes: 8, what: "splice")
+            var splices: [SourceSplice] = []
+            var end = 0
+            for _ in 0..<count {
+                let spliceAt = r.offset
+                let nativeIndex = Int(try r.u16()), replaced = Int(try r.u16())
+                let frames = try r.count(minimumBytes: 4, what: "source frame")
+                guard nativeIndex >= end, nativeIndex + replaced <= natives else {
+                    throw .corrupt(
+                        path: r.path, offset: spliceAt,
+                        detail: "splice of stack \(id) replaces frames \(nativeIndex)..<\(nativeIndex + replaced) of \(natives)")
+                }
+                var ids: [UInt32] = []
+                ids.reserveCapacity(frames)
+                for _ in 0..<frames {
+                    let idAt = r.offset
+                    let source = try r.u32()
+                    guard Int(source) < sourceFrames else {
+                        throw .corrupt(path: r.path, offset: idAt, detail: "source frame \(source) of \(sourceFrames)")
+                    }
+                    ids.append(source)
+                }
+                splices.append(SourceSplice(nativeIndex: nativeIndex, replacedCount: replaced, sourceFrames: ids))
+                end = nativeIndex + replaced
+            }
+            stacks[index].splices = splices
+        }
     }
 
     /// Reads a whole regular file with POSIX calls, so errors carry the system's reason.

@@ -68,6 +68,9 @@ public struct SourceFrame: Sendable, Hashable, Codable {
         self.file = file
         self.line = line
     }
+
+    /// A source frame whose name was in a snapshot that could not be read.
+    public static let unknown = SourceFrame(runtime: "python", function: "(unknown)")
 }
 
 /// One frame of a call site.

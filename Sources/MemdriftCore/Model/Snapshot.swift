@@ -15,11 +15,17 @@ public struct Snapshot: Sendable {
     public var stacks: [CallStack]
     /// Mapped memory by call stack, for the stacks that ever held some; their ids are in `stacks`.
     public var mapped: [MappedStack]
+    /// Frames a runtime named (Python functions and lines), with ids from `firstSourceFrame` on;
+    /// stacks refer to them in their splices. A checkpoint gives all of them (from 0), a delta
+    /// those named since the snapshot before it.
+    public var sourceFrames: [SourceFrame]
+    /// The id of `sourceFrames[0]`.
+    public var firstSourceFrame: UInt32 = 0
 
     /// Creates a snapshot from its parts.
     public init(
         header: SnapshotHeader, executable: String, commandLine: [String], figures: ProcessFigures,
-        modules: [Module], stacks: [CallStack], mapped: [MappedStack] = []
+        modules: [Module], stacks: [CallStack], mapped: [MappedStack] = [], sourceFrames: [SourceFrame] = []
     ) {
         self.header = header
         self.executable = executable
@@ -28,6 +34,7 @@ public struct Snapshot: Sendable {
         self.modules = modules
         self.stacks = stacks
         self.mapped = mapped
+        self.sourceFrames = sourceFrames
     }
 
     /// The module a frame belongs to, if the frame has one.
@@ -51,6 +58,7 @@ public struct Snapshot: Sendable {
             // Frames given by the earlier snapshot travel with the stack.
             if stack.framesDefinedEarlier, let given = stacks[stack.id], !given.framesDefinedEarlier {
                 stack.frames = given.frames
+                stack.splices = given.splices
                 stack.framesDefinedEarlier = false
             }
             stacks[stack.id] = stack
@@ -62,6 +70,13 @@ public struct Snapshot: Sendable {
         var mapped = Dictionary(earlier.mapped.map { ($0.stackID, $0) }, uniquingKeysWith: { $1 })
         for m in later.mapped { mapped[m.stackID] = m }
         merged.mapped = mapped.values.sorted { $0.stackID < $1.stackID }
+        // Source frames only ever get new ids: the earlier ones, then those the later one adds.
+        let earlierEnd = Int(earlier.firstSourceFrame) + earlier.sourceFrames.count
+        if later.firstSourceFrame >= earlier.firstSourceFrame, Int(later.firstSourceFrame) <= earlierEnd {
+            let kept = max(0, Int(later.firstSourceFrame) - Int(earlier.firstSourceFrame))
+            merged.sourceFrames = Array(earlier.sourceFrames.prefix(kept)) + later.sourceFrames
+            merged.firstSourceFrame = earlier.firstSourceFrame
+        }
         return merged
     }
 
@@ -210,10 +225,13 @@ public struct Frame: Sendable, Hashable {
 public struct CallStack: Sendable, Hashable {
     /// Stable within one process image (a fork child keeps its parent's ids).
     public var id: UInt32
-    /// Leaf first: frames[0] called the allocator. Empty when `framesDefinedEarlier`.
+    /// The native frames, leaf first: frames[0] called the allocator. Empty when `framesDefinedEarlier`.
     public var frames: [Frame]
-    /// The frames were given by an earlier snapshot of the series (format 2): stack ids do not
-    /// change meaning within a process image, so they are written once.
+    /// Where source frames (a Python program's functions and lines) go among the native frames,
+    /// in ascending `nativeIndex`; empty for a stack without any, and when `framesDefinedEarlier`.
+    public var splices: [SourceSplice]
+    /// The frames (and splices) were given by an earlier snapshot of the series (format 2): stack
+    /// ids do not change meaning within a process image, so they are written once.
     public var framesDefinedEarlier = false
     public var liveBytes: UInt64
     public var liveCount: UInt64
@@ -222,14 +240,51 @@ public struct CallStack: Sendable, Hashable {
     public var allocatedCount: UInt64
 
     /// Creates a stack record.
-    public init(id: UInt32, frames: [Frame], liveBytes: UInt64, liveCount: UInt64, allocatedBytes: UInt64, allocatedCount: UInt64)
-    {
+    public init(
+        id: UInt32, frames: [Frame], splices: [SourceSplice] = [], liveBytes: UInt64, liveCount: UInt64,
+        allocatedBytes: UInt64, allocatedCount: UInt64
+    ) {
         self.id = id
         self.frames = frames
+        self.splices = splices
         self.liveBytes = liveBytes
         self.liveCount = liveCount
         self.allocatedBytes = allocatedBytes
         self.allocatedCount = allocatedCount
+    }
+
+    /// The stack's frames leaf first, native and source interleaved: each splice's source frames
+    /// take the place of the native frames it replaces.
+    public func interleaved<T>(native: (Frame) -> T, source: (UInt32) -> T) -> [T] {
+        var out: [T] = []
+        out.reserveCapacity(frames.count + splices.reduce(0) { $0 + $1.sourceFrames.count })
+        var next = 0
+        for splice in splices {
+            let at = min(max(splice.nativeIndex, next), frames.count)
+            out += frames[next..<at].map(native)
+            out += splice.sourceFrames.map(source)
+            next = min(at + splice.replacedCount, frames.count)
+        }
+        out += frames[next...].map(native)
+        return out
+    }
+}
+
+/// Source frames standing in for native frames of a stack: a Python evaluation frame of the
+/// interpreter is replaced by the Python frames it ran.
+public struct SourceSplice: Sendable, Hashable {
+    /// The first native frame replaced (an index into `CallStack.frames`); `frames.count` appends.
+    public var nativeIndex: Int
+    /// How many native frames the source frames replace; 0 inserts them before `nativeIndex`.
+    public var replacedCount: Int
+    /// Ids into `Snapshot.sourceFrames`, leaf first.
+    public var sourceFrames: [UInt32]
+
+    /// Creates a splice.
+    public init(nativeIndex: Int, replacedCount: Int, sourceFrames: [UInt32]) {
+        self.nativeIndex = nativeIndex
+        self.replacedCount = replacedCount
+        self.sourceFrames = sourceFrames
     }
 }
 

@@ -135,6 +135,8 @@ struct TrackerTimelineBuilder {
     let perfMap: PerfMap?
     private(set) var timeline: ProcessTimeline?
     private var identities: [ModuleIdentity?] = []
+    /// The series' source frames by id, as its snapshots gave them (a delta gives only new ones).
+    private var sourceFrames: [SourceFrame] = []
     private var heap = StackState()
     private var mapped = StackState()
     private var hasMapped = false
@@ -213,6 +215,7 @@ struct TrackerTimelineBuilder {
                 }
                 identities[index] = ModuleIdentity(path: module.path, buildID: module.buildID)
             }
+            addSourceFrames(snapshot)
             apply(snapshot, to: &t)
         }
         guard keep else { return }
@@ -278,21 +281,39 @@ struct TrackerTimelineBuilder {
             allocatedCount: options.includeAllocations ? Int64(clamping: allocatedCount) : 0)
     }
 
+    /// Keeps the source frames a snapshot gives: all of them in a checkpoint, those from
+    /// `firstSourceFrame` on in a delta. A gap (a snapshot that could not be read) stays unknown.
+    private mutating func addSourceFrames(_ snapshot: Snapshot) {
+        let first = snapshot.header.isDelta ? Int(snapshot.firstSourceFrame) : 0
+        if first < sourceFrames.count { sourceFrames.removeSubrange(first...) }
+        if first > sourceFrames.count {
+            sourceFrames += [SourceFrame](repeating: .unknown, count: first - sourceFrames.count)
+        }
+        sourceFrames += snapshot.sourceFrames
+    }
+
     /// The image number from the series name (`pid-4217.2` is image 2).
     private var imageNumber: Int { SnapshotSeries.parseName(name)?.1 ?? 1 }
 
+    /// A stack's call site: its native frames, with the source frames the tracker read (Python's)
+    /// in place of the interpreter frames that ran them.
     private func callSite(_ stack: CallStack) -> CallSite {
         CallSite(
-            frames: stack.frames.map { frame in
-                guard frame.module != Frame.noModule, Int(frame.module) < identities.count,
-                    let module = identities[Int(frame.module)]
-                else {
-                    // Outside every module: JIT or interpreter code, named by the perf map when it can be.
-                    if let named = perfMap?.frame(at: frame.offset) { return .source(named) }
-                    return .native(NativeFrame(module: .unknown, offset: frame.offset))
-                }
-                return .native(NativeFrame(module: module, offset: frame.offset))
-            })
+            frames: stack.interleaved(
+                native: { frame in
+                    guard frame.module != Frame.noModule, Int(frame.module) < identities.count,
+                        let module = identities[Int(frame.module)]
+                    else {
+                        // Outside every module: JIT or interpreter code, named by the perf map when it can be.
+                        if let named = perfMap?.frame(at: frame.offset) { return .source(named) }
+                        return .native(NativeFrame(module: .unknown, offset: frame.offset))
+                    }
+                    return .native(NativeFrame(module: module, offset: frame.offset))
+                },
+                source: { id in
+                    // Named by a snapshot of this series; one that could not be read leaves a gap.
+                    .source(Int(id) < sourceFrames.count ? sourceFrames[Int(id)] : SourceFrame.unknown)
+                }))
     }
 }
 

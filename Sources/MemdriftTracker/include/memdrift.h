@@ -44,6 +44,8 @@ extern "C" {
 #define MEMDRIFT_SECTION_MODULES 3u
 #define MEMDRIFT_SECTION_STACKS 4u
 #define MEMDRIFT_SECTION_MAPPED 5u
+#define MEMDRIFT_SECTION_SOURCE_FRAMES 6u  /* functions, files and lines named by a runtime (Python) */
+#define MEMDRIFT_SECTION_SOURCE_SPLICES 7u /* where a stack's source frames go among its native ones */
 
 /* Figure ids in the FIGURES section (bytes unless named a count). */
 #define MEMDRIFT_FIG_VM_RSS 1u

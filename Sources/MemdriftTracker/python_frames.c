@@ -1,0 +1,194 @@
+/*
+ * A thread's Python frames, spliced into its native stack.
+ *
+ * Since 3.11 one native call of _PyEval_EvalFrameDefault runs several Python frames: a call from
+ * Python to Python stays in the same native frame, a call through C (a builtin calling back into
+ * Python, a generator resumed by C, a thread's start) enters a new one. The thread's frames are
+ * a chain of _PyInterpreterFrames, innermost first, from its thread state; the frames one native
+ * evaluation runs end with its entry: in 3.11 the frame marked is_entry, from 3.12 a frame of the
+ * evaluation's own, owned by the C stack, that is not shown. So the first run of frames belongs to
+ * the innermost native evaluation frame, the next run to the next one out, and so on. Frames the
+ * native walk did not reach (it stopped early, or ran out of depth) follow the last native frame.
+ *
+ * Names and lines are read while the frames exist, from the code objects, and interned as source
+ * frames (sources.c). Each thread caches, by code object and instruction, the source frame it
+ * found, so a known line costs a few loads; the entry also keeps the code object's name, file and
+ * line-table pointers and first line, so a code object freed and replaced at the same address by
+ * a different one is not taken for it (one with the same name, file, line table and first line
+ * would be: docs/tracker.md).
+ *
+ * Nothing calls into Python except the two thread-state lookups (python_layout.c), and every
+ * object read is checked for its type first; a frame that is not what the layout says ends the
+ * walk (the stack keeps its native frames from there).
+ */
+#include <pthread.h>
+
+#include "python.h"
+
+#define CACHE_SLOTS 1024u
+#define MAX_FRAMES 4096    /* a longer chain is taken for a broken one */
+#define FUNCTION_BYTES 256 /* longer names are cut */
+#define FILE_BYTES 1024
+#define MAX_LINETABLE (1u << 24)
+
+typedef struct {
+    uintptr_t code, qualname, filename, linetable; /* code 0: empty */
+    long unit;
+    uint32_t source; /* the source frame's id */
+    int32_t first_line;
+} md_py_entry;
+
+typedef struct {
+    md_py_entry slots[CACHE_SLOTS];
+} md_py_cache;
+
+#define CACHE_GONE ((md_py_cache *)1) /* the thread's exit handler ran */
+
+static __thread md_py_cache *cache __attribute__((tls_model("initial-exec")));
+
+static inline uint8_t byte_at(uintptr_t at) { return *(const uint8_t *)at; }
+
+static inline int is_evaluation(uintptr_t return_address) {
+    return return_address - 1 - md_py_eval_start < md_py_eval_end - md_py_eval_start;
+}
+
+/* The calling thread's state, or 0: the attached one if it is this thread's (in 3.11 it is the GIL
+ * holder's, which may be another thread), else the one PyGILState keeps for the thread (a thread
+ * that released the GIL around C work). Both are checked against pthread_self. The attached one
+ * comes first because it is the one running (a thread in a subinterpreter has two); in 3.11 that
+ * check reads another thread's state, which that thread could be freeing as it exits: a read of
+ * heap memory glibc keeps mapped, whose thread_id then cannot be ours. */
+static uintptr_t thread_state(void) {
+    uintptr_t self = (uintptr_t)pthread_self();
+    uintptr_t t = (uintptr_t)md_py_attached_state();
+    if (t && !(t & 7) && md_py_word(t + md_py.tstate_thread_id) == self) return t;
+    t = (uintptr_t)md_py_gilstate_state();
+    if (t && !(t & 7) && md_py_word(t + md_py.tstate_thread_id) == self) return t;
+    return 0;
+}
+
+/* The thread's innermost Python frame, or 0. */
+static uintptr_t innermost_frame(void) {
+    uintptr_t t = thread_state();
+    if (!t) return 0;
+    if (md_py.tstate_cframe < 0) return md_py_word(t + md_py.tstate_current_frame);
+    uintptr_t cframe = md_py_word(t + (uint32_t)md_py.tstate_cframe);
+    return cframe && !(cframe & 7) ? md_py_word(cframe + md_py.tstate_current_frame) : 0;
+}
+
+/* Names a frame's code at `unit` and interns it: its source frame id (UINT32_MAX when the table
+ * is full), or -1 when the code object is not what it should be. */
+static int64_t name_source(uintptr_t code, long unit, uintptr_t qualname, uintptr_t filename, uintptr_t linetable,
+                           int first_line) {
+    char function[FUNCTION_BYTES], file[FILE_BYTES];
+    int function_length = md_py_text(qualname, function, sizeof function);
+    int file_length = md_py_text(filename, file, sizeof file);
+    if (function_length < 0 || file_length < 0 || !linetable || (linetable & 7) ||
+        md_py_word(linetable + md_py.ob_type) != md_py_bytes_type)
+        return -1;
+    intptr_t table_length = (intptr_t)md_py_word(linetable + md_py.ob_size);
+    if (table_length < 0 || table_length > MAX_LINETABLE) return -1;
+    intptr_t units = (intptr_t)md_py_word(code + md_py.ob_size);
+    int line = unit >= units
+                   ? 0
+                   : md_py_line((const uint8_t *)linetable + md_py.bytes_data, (size_t)table_length, first_line, unit);
+    return md_sources_intern("python", function, (size_t)function_length, file, (size_t)file_length,
+                             line > 0 ? (uint32_t)line : 0);
+}
+
+/* The source frame of a Python frame: its id (UINT32_MAX when it cannot be kept), or -1 when the
+ * frame does not look like one. */
+static int64_t source_of(md_py_cache *c, uintptr_t frame) {
+    uintptr_t code = md_py_word(frame + md_py.frame_code);
+    if (!code || (code & 7) || md_py_word(code + md_py.ob_type) != md_py_code_type) return -1;
+    uintptr_t instruction = md_py_word(frame + md_py.frame_instr);
+    long unit = ((long)instruction - (long)(code + md_py.code_units)) / 2;
+    if (unit < -1) unit = -1;
+    uintptr_t qualname = md_py_word(code + md_py.code_qualname), filename = md_py_word(code + md_py.code_filename);
+    uintptr_t linetable = md_py_word(code + md_py.code_linetable);
+    int first_line = *(const int32_t *)(code + md_py.code_firstlineno);
+    md_py_entry *e = &c->slots[((code >> 4) * 0x9E3779B1u + (uintptr_t)unit * 0x85EBCA6Bu) & (CACHE_SLOTS - 1)];
+    if (MD_LIKELY(e->code == code && e->unit == unit && e->qualname == qualname && e->filename == filename &&
+                  e->linetable == linetable && e->first_line == first_line))
+        return e->source;
+    int64_t source = name_source(code, unit, qualname, filename, linetable, first_line);
+    if (source < 0 || source == UINT32_MAX) return source;
+    *e = (md_py_entry){.code = code,
+                       .qualname = qualname,
+                       .filename = filename,
+                       .linetable = linetable,
+                       .unit = unit,
+                       .source = (uint32_t)source,
+                       .first_line = first_line};
+    return source;
+}
+
+/* Where a walk of the chain is: the next frame (0 when done), frames left to visit and to keep. */
+typedef struct {
+    md_py_cache *cache;
+    uintptr_t frame;
+    int visits, keep;
+} md_py_walk;
+
+/* Appends to key[k..] the source keys of the Python frames one native evaluation runs, leaf first,
+ * and moves the walk to the next evaluation's frames. Returns the new length. */
+static int take_run(md_py_walk *w, uintptr_t *key, int k) {
+    while (w->frame && w->keep > 0) {
+        uintptr_t f = w->frame;
+        if ((f & 7) || --w->visits < 0) break;
+        uintptr_t previous = md_py_word(f + md_py.frame_previous);
+        if (md_py.frame_is_entry < 0 && byte_at(f + md_py.frame_owner) == MD_PY_OWNED_BY_CSTACK) {
+            w->frame = previous; /* the evaluation's entry frame: its run is over */
+            return k;
+        }
+        int64_t source = source_of(w->cache, f);
+        if (source < 0) break;
+        if (source != UINT32_MAX) {
+            key[k++] = MD_SOURCE_KEY(source);
+            w->keep--;
+        }
+        w->frame = previous;
+        if (md_py.frame_is_entry >= 0 && byte_at(f + (uint32_t)md_py.frame_is_entry)) return k;
+    }
+    w->frame = 0; /* the end, or a frame that is not one: the rest stays native */
+    return k;
+}
+
+static md_py_cache *thread_cache(void) {
+    md_py_cache *c = cache;
+    if (MD_LIKELY(c && c != CACHE_GONE)) return c;
+    if (c == CACHE_GONE) return NULL;
+    c = md_map(sizeof *c);
+    cache = c ? c : CACHE_GONE;
+    return c;
+}
+
+/* Allocation-free (the cache is md_map'd once per thread); see tracker.h. */
+int md_python_splice(const uintptr_t *native, int n, uintptr_t *key) {
+    if (!md_py_eval_end) return 0;
+    int first = 0;
+    while (first < n && !is_evaluation(native[first]))
+        first++;
+    if (first == n) return 0; /* no Python on this stack */
+    if (!md_py_ready) {
+        md_py_say_unsupported();
+        return 0;
+    }
+    md_py_walk w = {.cache = thread_cache(), .visits = MAX_FRAMES, .keep = md_config.depth};
+    if (!w.cache || !(w.frame = innermost_frame())) return 0;
+    if (MD_UNLIKELY(!atomic_load_explicit(&md_py_running, memory_order_relaxed)))
+        atomic_store_explicit(&md_py_running, 1, memory_order_relaxed);
+    int k = 0;
+    for (int i = 0; i < n; i++) {
+        if (i >= first && w.frame && is_evaluation(native[i])) k = take_run(&w, key, k);
+        key[k++] = native[i];
+    }
+    while (w.frame)
+        k = take_run(&w, key, k);
+    return k;
+}
+
+void md_python_thread_exit(void) {
+    if (cache && cache != CACHE_GONE) md_unmap(cache, sizeof *cache);
+    cache = CACHE_GONE;
+}
