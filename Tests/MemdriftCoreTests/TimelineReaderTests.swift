@@ -118,6 +118,35 @@ import Testing
         #expect(heap.histories[steady].liveBytes(at: [0, 3]) == [4096, 4096])
     }
 
+    /// Stacks the tracker tells apart but naming cannot (two addresses in one JIT function) are one
+    /// call site holding what both hold, also when a delta lists only one of them.
+    @Test func stacksOfOneCallSiteAddUp() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var first = Fixtures.snapshot(pid: 9, sequence: 1, leakBytes: 1000)
+        first.header.formatVersion = 2
+        var twin = first.stacks[1]
+        twin.id = 7
+        twin.liveBytes = 500
+        first.stacks.append(twin)
+        try write(first, to: "\(dir)/pid-9/snap-000001.mds")
+        var delta = first
+        delta.header.sequence = 2
+        delta.header.monotonicNanos += 1_000_000_000
+        delta.header.flags |= 0x8
+        delta.modules = []
+        twin.frames = []
+        twin.framesDefinedEarlier = true
+        twin.liveBytes = 800
+        delta.stacks = [twin]
+        delta.mapped = []
+        try write(delta, to: "\(dir)/pid-9/snap-000002.mds")
+        let heap = try #require(try TimelineReader.read(dir).processes.first?.attributed[.heapMalloc])
+        #expect(heap.sites.count == 4)
+        let site = try #require(heap.sites.firstIndex { $0.frames.count == 3 })
+        #expect(heap.histories[site].liveBytes(at: [0, 1]) == [1500, 1800])
+    }
+
     /// A damaged delta costs itself and the deltas after it, up to the next checkpoint.
     @Test func aDamagedDeltaCostsWhatBuildsOnIt() throws {
         let dir = try temporaryDirectory()

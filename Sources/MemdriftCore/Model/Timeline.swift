@@ -71,6 +71,13 @@ public struct SiteCounters: Sendable, Hashable {
 
     /// All zero: nothing live, nothing allocated.
     public static let zero = SiteCounters()
+
+    /// The counters of two stacks of one site together.
+    public static func + (a: SiteCounters, b: SiteCounters) -> SiteCounters {
+        SiteCounters(
+            liveBytes: a.liveBytes &+ b.liveBytes, liveCount: a.liveCount &+ b.liveCount,
+            allocatedBytes: a.allocatedBytes &+ b.allocatedBytes, allocatedCount: a.allocatedCount &+ b.allocatedCount)
+    }
 }
 
 /// One call site's counters over a timeline, stored only where they changed.

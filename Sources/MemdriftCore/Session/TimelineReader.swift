@@ -144,7 +144,10 @@ struct TrackerTimelineBuilder {
     /// The counters of every stack of one metric now, and which changed since the last sample recorded.
     private struct StackState {
         /// By stack id: the site's index in the metric, -1 until its frames are known.
-        var site: [Int] = []
+        private(set) var site: [Int] = []
+        /// By site: the stacks that resolve to it (stacks that differ only in what naming cannot
+        /// tell apart, such as two addresses in one JIT function, share a site and add up).
+        private var stacksOfSite: [[Int]] = []
         var now: [SiteCounters] = []
         /// Stacks changed since the last sample recorded, once each.
         var changed: [Int] = []
@@ -170,11 +173,22 @@ struct TrackerTimelineBuilder {
             for id in now.indices where now[id] != .zero && !listed.contains(id) { set(id, .zero) }
         }
 
-        /// Records the changed counters at `sample` into `table`.
+        /// Attributes stack `id` (already set) to the site at `index`.
+        mutating func attribute(_ id: Int, to index: Int) {
+            site[id] = index
+            if index >= stacksOfSite.count { stacksOfSite += [[Int]](repeating: [], count: index + 1 - stacksOfSite.count) }
+            stacksOfSite[index].append(id)
+        }
+
+        /// Records the changed counters at `sample` into `table`: per site, the sum of its stacks.
         mutating func record(into table: inout AttributedMetric, at sample: Int) {
             for id in changed {
                 isChanged[id] = false
-                if site[id] >= 0 { table.record(now[id], site: site[id], at: sample) }
+                let index = site[id]
+                guard index >= 0 else { continue }
+                let stacks = stacksOfSite[index]
+                // A site with several changed stacks is recorded once per stack, with the same sum.
+                table.record(stacks.count == 1 ? now[id] : stacks.reduce(.zero) { $0 + now[$1] }, site: index, at: sample)
             }
             changed.removeAll(keepingCapacity: true)
         }
@@ -250,7 +264,7 @@ struct TrackerTimelineBuilder {
             let id = Int(stack.id)
             heap.set(id, counters(stack.liveBytes, stack.liveCount, stack.allocatedBytes, stack.allocatedCount))
             // A stack whose frames came in a snapshot that could not be read stays unattributed.
-            if heap.site[id] < 0 && !stack.framesDefinedEarlier { heap.site[id] = table.index(of: callSite(stack)) }
+            if heap.site[id] < 0 && !stack.framesDefinedEarlier { heap.attribute(id, to: table.index(of: callSite(stack))) }
         }
         t.attributed[.heapMalloc] = table
         // Mappings the program made itself, by the same stacks (trackers that record them write figure 40).
@@ -266,7 +280,7 @@ struct TrackerTimelineBuilder {
             let id = Int(m.stackID)
             mapped.set(id, counters(m.liveBytes, m.liveCount, m.mappedBytes, m.mappedCount))
             if mapped.site[id] < 0, id < heap.site.count, heap.site[id] >= 0 {
-                mapped.site[id] = mappedTable.index(of: table.sites[heap.site[id]])
+                mapped.attribute(id, to: mappedTable.index(of: table.sites[heap.site[id]]))
             }
         }
         t.attributed[.heapMapped] = mappedTable
