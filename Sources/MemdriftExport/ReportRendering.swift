@@ -73,9 +73,12 @@ public enum ReportLayout {
     }
 
     /// The metrics a report lists: the attributed ones, then RSS (its parts only when they matter).
+    /// An attributed metric that never held anything (mapped memory of a program that maps none) is
+    /// left out while another one is shown; the sources line still names it.
     public static func shownMetrics(_ p: ProcessAnalysis) -> [MetricAnalysis] {
         let attributed = p.metrics.values.filter(\.isAttributed).sorted { $0.metric < $1.metric }
-        var shown = attributed
+        let held = attributed.filter { $0.peak != 0 || ($0.atTeardown ?? 0) != 0 || $0.values.contains { $0 != 0 } }
+        var shown = held.isEmpty ? attributed : held
         if let rss = p.rss { shown.append(rss) }
         if let shmem = p.metrics[.rssShmem], shmem.trend.classification == .leak, !shmem.trend.isInsufficientData {
             shown.append(shmem)

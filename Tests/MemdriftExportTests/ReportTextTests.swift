@@ -36,6 +36,17 @@ import Testing
         #expect(text.contains("heap leak +") && text.contains("suppressed by leak:app"))
         #expect(text.contains("verdict: stable: no sustained growth besides accepted call sites"))
     }
+
+    /// Mapped memory that stayed 0 all along is a source (named) but no metric line.
+    @Test func anAttributedMetricThatNeverHeldAnythingIsNotListed() {
+        var t = timeline(sites: [flat, leak])
+        t.sources.append(TimelineSource(kind: "tracker", title: "tracker mapped"))
+        t.attributed[.heapMapped] = AttributedMetric()
+        for i in t.samples.indices { t.samples[i].metrics[.heapMapped] = 0 }
+        let text = ReportText().render(Judge(names: StackSymbolizer()).judge(SessionTimelines(path: "/s", processes: [t])))
+        #expect(text.contains("sources: tracker heap, tracker mapped\n"))
+        #expect(text.contains("\n  heap ") && !text.contains("\n  mapped "))
+    }
 }
 
 @Suite struct DiffTextTests {
