@@ -84,6 +84,15 @@ void md_buffer_u16(md_buffer *b, uint16_t v) { md_buffer_append(b, &v, sizeof v)
 void md_buffer_u32(md_buffer *b, uint32_t v) { md_buffer_append(b, &v, sizeof v); }
 void md_buffer_u64(md_buffer *b, uint64_t v) { md_buffer_append(b, &v, sizeof v); }
 
+void md_buffer_uvarint(md_buffer *b, uint64_t v) {
+    unsigned char bytes[10];
+    size_t n = 0;
+    for (; v >= 0x80; v >>= 7)
+        bytes[n++] = (unsigned char)(v | 0x80);
+    bytes[n++] = (unsigned char)v;
+    md_buffer_append(b, bytes, n);
+}
+
 /* swiftc links the Swift runtime into every product; --as-needed drops it again,
  * so a traced process gains no Swift libraries and no toolchain RUNPATH. */
 __attribute__((section(".swift1_autolink_entries"), used)) static const char as_needed[] = "-Wl,--as-needed";

@@ -381,6 +381,35 @@ static void write_splices(md_buffer *b, uint32_t id, const md_stack *s, uint32_t
     (*count)++;
 }
 
+/* How many native frames, from the root, `s` shares with `previous` (NULL: none). */
+static uint32_t shared_roots(const md_stack *s, const md_stack *previous) {
+    if (!previous) return 0;
+    uint32_t shared = 0;
+    int64_t i = (int64_t)s->depth - 1, j = (int64_t)previous->depth - 1;
+    for (;; i--, j--, shared++) {
+        while (i >= 0 && MD_FRAME_MODULE(s->frames[i]) == MD_FRAME_SOURCE)
+            i--;
+        while (j >= 0 && MD_FRAME_MODULE(previous->frames[j]) == MD_FRAME_SOURCE)
+            j--;
+        if (i < 0 || j < 0 || s->frames[i] != previous->frames[j]) return shared;
+    }
+}
+
+/* The native frames of `s` that it does not share with `previous`, leaf first: the shared count,
+ * then per frame the module index + 1 (0: no module) and the offset. */
+static void write_frames(md_buffer *b, const md_stack *s, const md_stack *previous) {
+    uint32_t shared = shared_roots(s, previous);
+    md_buffer_uvarint(b, shared);
+    uint32_t left = s->natives - shared;
+    for (uint32_t f = 0; left && f < s->depth; f++) {
+        uint32_t module = MD_FRAME_MODULE(s->frames[f]);
+        if (module == MD_FRAME_SOURCE) continue;
+        md_buffer_uvarint(b, module == MD_FRAME_NO_MODULE ? 0 : (uint64_t)module + 1);
+        md_buffer_uvarint(b, MD_FRAME_OFFSET(s->frames[f]));
+        left--;
+    }
+}
+
 void md_stacks_write(md_buffer *b, md_buffer *splices, md_totals *totals, md_written *w, uint32_t count) {
     static int64_t *sums;
     static size_t sums_bytes;
@@ -418,7 +447,8 @@ void md_stacks_write(md_buffer *b, md_buffer *splices, md_totals *totals, md_wri
     totals->stacks = count;
     totals->dropped = atomic_load_explicit(&dropped, memory_order_relaxed);
     size_t count_at = b->length, spliced_at = splices->length;
-    uint32_t listed = 0, spliced = 0;
+    uint32_t listed = 0, spliced = 0, last_listed = 0;
+    const md_stack *last_framed = NULL; /* the last stack listed with its frames, which the next may share */
     w->defined_bytes = 0;
     md_buffer_u32(b, 0);
     md_buffer_u32(splices, 0);
@@ -447,23 +477,20 @@ void md_stacks_write(md_buffer *b, md_buffer *splices, md_totals *totals, md_wri
         if (!list) continue;
         int frames = !(*given & MD_GIVEN_FRAMES);
         *given |= MD_GIVEN_FRAMES;
-        listed++;
-        if (frames) w->defined_bytes += 40 + 12 * (uint64_t)stack_at(id)->depth;
         const md_stack *s = stack_at(id);
-        md_buffer_u32(b, id);
-        md_buffer_u16(b, frames ? (uint16_t)s->natives : 0);
-        md_buffer_u16(b, frames ? 0 : MEMDRIFT_STACK_FRAMES_GIVEN);
-        md_buffer_u64(b, (uint64_t)now[0]);
-        md_buffer_u64(b, (uint64_t)now[1]);
-        md_buffer_u64(b, (uint64_t)now[2]);
-        md_buffer_u64(b, (uint64_t)now[3]);
-        if (frames && s->natives != s->depth) write_splices(splices, id, s, &spliced);
-        for (uint32_t f = 0; frames && f < s->depth; f++) {
-            uint32_t module = MD_FRAME_MODULE(s->frames[f]);
-            if (module == MD_FRAME_SOURCE) continue;
-            md_buffer_u32(b, module == MD_FRAME_NO_MODULE ? MEMDRIFT_MODULE_UNKNOWN : module);
-            md_buffer_u64(b, MD_FRAME_OFFSET(s->frames[f]));
+        size_t at = b->length;
+        md_buffer_uvarint(b, listed ? id - last_listed - 1 : id);
+        md_buffer_uvarint(b, frames ? (uint64_t)s->natives << 1 : MEMDRIFT_STACK_FRAMES_GIVEN);
+        for (int c = 0; c < 4; c++)
+            md_buffer_uvarint(b, (uint64_t)now[c]);
+        if (frames && s->natives) {
+            write_frames(b, s, last_framed);
+            last_framed = s;
         }
+        if (frames) w->defined_bytes += b->length - at;
+        if (frames && s->natives != s->depth) write_splices(splices, id, s, &spliced);
+        listed++;
+        last_listed = id;
     }
     if (!b->failed) memcpy(b->data + count_at, &listed, sizeof listed);
     if (!splices->failed) memcpy(splices->data + spliced_at, &spliced, sizeof spliced);

@@ -78,6 +78,8 @@ void md_buffer_append(md_buffer *b, const void *bytes, size_t n);
 void md_buffer_u16(md_buffer *b, uint16_t v);
 void md_buffer_u32(md_buffer *b, uint32_t v);
 void md_buffer_u64(md_buffer *b, uint64_t v);
+/* Appends `v` in 7-bit groups, low first, the high bit set on all but the last (LEB128). */
+void md_buffer_uvarint(md_buffer *b, uint64_t v);
 /* Ensures room for `n` more bytes; returns a pointer to write them or NULL. */
 unsigned char *md_buffer_reserve(md_buffer *b, size_t n);
 

@@ -127,6 +127,60 @@ import Testing
         #expect(try SnapshotReader.decode(sealed(Array(bytes.prefix(bytes.count - 24))), path: path).mapped.count == 2)
     }
 
+    /// Version 2 writes stack ids by their gaps, integers as LEB128, and only the frames a stack
+    /// does not share, from the root, with the previous stack that gave frames.
+    @Test func compactStacksShareFramesFromTheRoot() throws {
+        func f(_ offset: UInt64, _ module: UInt32 = 0) -> Frame { Frame(module: module, offset: offset) }
+        let main = [f(0x30), f(0x20), f(0x10, 1)]
+        var snapshot = Fixtures.snapshot()
+        snapshot.header.flags |= 0x8  // a delta: stack 9's frames were given earlier
+        snapshot.stacks = [
+            CallStack(id: 0, frames: [], liveBytes: 0, liveCount: 0, allocatedBytes: 0, allocatedCount: 0),
+            CallStack(id: 5, frames: [f(0x40)] + main, liveBytes: 1 << 40, liveCount: 3, allocatedBytes: 9, allocatedCount: 1),
+            CallStack(
+                id: 6, frames: [f(0x50), f(0x60, Frame.noModule)] + main.suffix(2), liveBytes: 1, liveCount: 1, allocatedBytes: 1,
+                allocatedCount: 1),
+            CallStack(id: 9, frames: [], liveBytes: 7, liveCount: 1, allocatedBytes: 7, allocatedCount: 1),
+            CallStack(id: 300, frames: main.suffix(2), liveBytes: 2, liveCount: 1, allocatedBytes: 2, allocatedCount: 1),
+        ]
+        snapshot.stacks[3].framesDefinedEarlier = true
+        snapshot.mapped = []
+        let bytes = SnapshotEncoder.encode(snapshot)
+        #expect(try SnapshotReader.decode(bytes, path: path).stacks == snapshot.stacks)
+        var old = snapshot
+        old.header.formatVersion = 1
+        old.stacks[3].framesDefinedEarlier = false
+        let oldBytes = SnapshotEncoder.encode(old)
+        #expect(try SnapshotReader.decode(oldBytes, path: path).stacks == old.stacks)
+        let stacks = try #require(sections(of: bytes).first { $0.kind == SnapshotFormat.Section.stacks.rawValue })
+        let oldStacks = try #require(sections(of: oldBytes).first { $0.kind == SnapshotFormat.Section.stacks.rawValue })
+        #expect(stacks.payload.count * 4 < oldStacks.payload.count)
+    }
+
+    @Test func rejectsGarbledCompactStacks() throws {
+        #expect(try corruption(withStacks([1, 0, 4, 0, 0, 0, 0, 1])) == "stack 0 shares 1 frames with a stack of 0")
+        #expect(try corruption(withStacks([1, 0, 0xD8, 0x04, 0, 0, 0, 0])) == "stack 0 has 300 frames, more than 256")
+        #expect(try corruption(withStacks([1, 0, 5, 0, 0, 0, 0])) == "stack 0 has frames and says they were given earlier")
+        #expect(try corruption(withStacks([1, 0, 2, 0, 0, 0, 0, 0, 9, 1])) == "frame refers to module 8 of 2")
+        #expect(try corruption(withStacks([1] + [UInt8](repeating: 0xFF, count: 10) + [1])) == "integer longer than 64 bits")
+        #expect(
+            try corruption(withStacks([2, 0xFF, 0xFF, 0xFF, 0xFF, 0x0F, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]))
+                == "stack id beyond 32 bits")
+    }
+
+    /// The fixture with its STACKS payload replaced: `count` (a byte, as u32) then `entries`.
+    private func withStacks(_ payload: [UInt8]) throws -> [UInt8] {
+        var snapshot = Fixtures.snapshot()
+        snapshot.mapped = []
+        let bytes = SnapshotEncoder.encode(snapshot)
+        let stacks = try #require(sections(of: bytes).first { $0.kind == SnapshotFormat.Section.stacks.rawValue })
+        let entries = [payload[0], 0, 0, 0] + payload.dropFirst()
+        var body = Array(bytes[..<stacks.payload.lowerBound]) + entries + bytes[stacks.payload.upperBound..<bytes.count - 24]
+        let length = UInt64(entries.count)
+        for i in 0..<8 { body[stacks.payload.lowerBound - 8 + i] = UInt8(truncatingIfNeeded: length >> (8 * UInt64(i))) }
+        return sealed(body)
+    }
+
     @Test func randomBytesNeverCrash() {
         var rng = SplitMix64(seed: 7)
         let valid = SnapshotEncoder.encode(Fixtures.snapshot())

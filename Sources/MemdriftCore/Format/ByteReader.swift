@@ -42,6 +42,21 @@ struct ByteReader {
         return bytes.withUnsafeBytes { T(littleEndian: $0.loadUnaligned(fromByteOffset: at, as: T.self)) }
     }
 
+    /// An unsigned LEB128 integer: 7-bit groups, low first, the high bit set on all but the last.
+    mutating func uvarint() throws(FormatError) -> UInt64 {
+        let at = offset
+        var value: UInt64 = 0
+        for shift in stride(from: UInt64(0), to: 64, by: 7) {
+            try need(1)
+            let byte = bytes[offset]
+            offset += 1
+            guard shift < 63 || byte <= 1 else { break }
+            value |= UInt64(byte & 0x7F) << shift
+            if byte & 0x80 == 0 { return value }
+        }
+        throw .corrupt(path: path, offset: at, detail: "integer longer than 64 bits")
+    }
+
     mutating func string(_ n: Int) throws(FormatError) -> String {
         String(decoding: try bytes(n), as: UTF8.self)
     }

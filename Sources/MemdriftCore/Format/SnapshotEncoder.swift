@@ -52,10 +52,14 @@ public enum SnapshotEncoder {
         }
         w.section(.stacks) { w in
             w.u32(UInt32(snapshot.stacks.count))
+            if snapshot.header.formatVersion >= 2 {
+                writeCompactStacks(snapshot.stacks, to: &w)
+                return
+            }
             for s in snapshot.stacks {
                 w.u32(s.id)
                 w.u16(UInt16(s.frames.count))
-                w.u16(s.framesDefinedEarlier ? 1 : 0)
+                w.u16(0)
                 for v in [s.liveBytes, s.liveCount, s.allocatedBytes, s.allocatedCount] { w.u64(v) }
                 for f in s.frames {
                     w.u32(f.module)
@@ -114,6 +118,28 @@ public enum SnapshotEncoder {
         return w.data
     }
 
+    /// Version 2's stack entries (docs/FORMAT.md): ids by their gaps, integers as LEB128, and of the
+    /// frames only those not shared, from the root, with the previous stack that gave frames.
+    /// `stacks` must be in increasing id order.
+    private static func writeCompactStacks(_ stacks: [CallStack], to w: inout ByteWriter) {
+        var previousID: UInt32?
+        var previousFrames: [Frame] = []
+        for s in stacks {
+            w.uvarint(UInt64(previousID.map { s.id - $0 - 1 } ?? s.id))
+            previousID = s.id
+            w.uvarint(UInt64(s.frames.count) << 1 | (s.framesDefinedEarlier ? 1 : 0))
+            for v in [s.liveBytes, s.liveCount, s.allocatedBytes, s.allocatedCount] { w.uvarint(v) }
+            guard !s.frames.isEmpty else { continue }
+            let shared = zip(s.frames.reversed(), previousFrames.reversed()).prefix { $0 == $1 }.count
+            w.uvarint(UInt64(shared))
+            for f in s.frames.dropLast(shared) {
+                w.uvarint(f.module == Frame.noModule ? 0 : UInt64(f.module) + 1)
+                w.uvarint(f.offset)
+            }
+            previousFrames = s.frames
+        }
+    }
+
     private static func reasonCode(_ reason: SnapshotReason) -> UInt32 {
         switch reason {
         case .interval: 1
@@ -135,6 +161,16 @@ struct ByteWriter {
     mutating func u16(_ v: UInt16) { integer(UInt64(v), 2) }
     mutating func u32(_ v: UInt32) { integer(UInt64(v), 4) }
     mutating func u64(_ v: UInt64) { integer(v, 8) }
+
+    /// An unsigned LEB128 integer (`ByteReader.uvarint`).
+    mutating func uvarint(_ v: UInt64) {
+        var v = v
+        while v >= 0x80 {
+            data.append(UInt8(truncatingIfNeeded: v) | 0x80)
+            v >>= 7
+        }
+        data.append(UInt8(v))
+    }
 
     private mutating func integer(_ v: UInt64, _ size: Int) {
         for i in 0..<size { data.append(UInt8(truncatingIfNeeded: v >> (8 * UInt64(i)))) }

@@ -111,8 +111,11 @@ public enum SnapshotReader {
         let complete = !header.isDelta
         if let (start, stop) = stacksAt {
             var section = ByteReader(bytes, path: path, offset: start, end: stop)
-            snapshot.stacks = try readStacks(
-                &section, moduleCount: complete ? snapshot.modules.count : nil, version: header.formatVersion)
+            let moduleCount = complete ? snapshot.modules.count : nil
+            snapshot.stacks =
+                header.formatVersion >= 2
+                ? try readCompactStacks(&section, moduleCount: moduleCount, maximumDepth: max(Int(header.maxDepth), 256))
+                : try readStacks(&section, moduleCount: moduleCount)
         }
         if let (start, stop) = mappedAt {
             var section = ByteReader(bytes, path: path, offset: start, end: stop)
@@ -230,22 +233,16 @@ public enum SnapshotReader {
         return modules
     }
 
-    /// `moduleCount` bounds frames' module indices when the snapshot lists every module.
-    private static func readStacks(_ r: inout ByteReader, moduleCount: Int?, version: UInt32) throws(FormatError)
-        -> [CallStack]
-    {
+    /// Version 1's stack entries. `moduleCount` bounds frames' module indices when the snapshot
+    /// lists every module.
+    private static func readStacks(_ r: inout ByteReader, moduleCount: Int?) throws(FormatError) -> [CallStack] {
         let n = try r.count(minimumBytes: 40, what: "stack")
         var stacks: [CallStack] = []
         stacks.reserveCapacity(n)
         for _ in 0..<n {
-            let at = r.offset
             let id = try r.u32()
             let depth = Int(try r.u16())
-            let flags = try r.u16()
-            let definedEarlier = version >= 2 && flags & 1 != 0
-            guard !definedEarlier || depth == 0 else {
-                throw .corrupt(path: r.path, offset: at, detail: "stack \(id) has frames and says they were given earlier")
-            }
+            _ = try r.u16()  // flags: none in version 1
             let liveBytes = try r.u64(), liveCount = try r.u64(), allocatedBytes = try r.u64(), allocatedCount = try r.u64()
             try r.need(depth * 12)
             var frames: [Frame] = []
@@ -258,8 +255,70 @@ public enum SnapshotReader {
                 }
                 frames.append(Frame(module: module, offset: try r.u64()))
             }
+            stacks.append(
+                CallStack(
+                    id: id, frames: frames, liveBytes: liveBytes, liveCount: liveCount, allocatedBytes: allocatedBytes,
+                    allocatedCount: allocatedCount))
+        }
+        return stacks
+    }
+
+    /// Version 2's stack entries (docs/FORMAT.md): ids by their gaps, LEB128 integers, frames shared
+    /// from the root with the previous stack that gave frames. A stack is at most `maximumDepth`
+    /// frames, and the section never expands to more than 16 frames per byte of it.
+    private static func readCompactStacks(_ r: inout ByteReader, moduleCount: Int?, maximumDepth: Int)
+        throws(FormatError) -> [CallStack]
+    {
+        let n = try r.count(minimumBytes: 6, what: "stack")
+        var frameBudget = 16 * r.remaining + maximumDepth
+        var stacks: [CallStack] = []
+        stacks.reserveCapacity(n)
+        var nextID: UInt64 = 0
+        var previousFrames: [Frame] = []
+        for _ in 0..<n {
+            let at = r.offset
+            let id = nextID + (try r.uvarint())
+            guard id >= nextID, id <= UInt32.max else {
+                throw .corrupt(path: r.path, offset: at, detail: "stack id beyond 32 bits")
+            }
+            nextID = id + 1
+            let head = try r.uvarint()
+            let depth = head >> 1
+            let definedEarlier = head & 1 != 0
+            guard depth <= maximumDepth, !definedEarlier || depth == 0 else {
+                throw .corrupt(
+                    path: r.path, offset: at,
+                    detail: definedEarlier
+                        ? "stack \(id) has frames and says they were given earlier"
+                        : "stack \(id) has \(depth) frames, more than \(maximumDepth)")
+            }
+            let liveBytes = try r.uvarint(), liveCount = try r.uvarint()
+            let allocatedBytes = try r.uvarint(), allocatedCount = try r.uvarint()
+            var frames: [Frame] = []
+            if depth > 0 {
+                let sharedAt = r.offset
+                let shared = try r.uvarint()
+                guard shared <= depth, shared <= previousFrames.count, Int(depth) <= frameBudget else {
+                    throw .corrupt(
+                        path: r.path, offset: sharedAt,
+                        detail: "stack \(id) shares \(shared) frames with a stack of \(previousFrames.count)")
+                }
+                frameBudget -= Int(depth)
+                frames.reserveCapacity(Int(depth))
+                for _ in 0..<(depth - shared) {
+                    let moduleAt = r.offset
+                    let module = try r.uvarint()
+                    if module > UInt32.max || moduleCount.map({ module > $0 }) == true {
+                        let of = moduleCount.map { " of \($0)" } ?? ""
+                        throw .corrupt(path: r.path, offset: moduleAt, detail: "frame refers to module \(module - 1)\(of)")
+                    }
+                    frames.append(Frame(module: module == 0 ? Frame.noModule : UInt32(module - 1), offset: try r.uvarint()))
+                }
+                frames += previousFrames.suffix(Int(shared))
+                previousFrames = frames
+            }
             var stack = CallStack(
-                id: id, frames: frames, liveBytes: liveBytes, liveCount: liveCount, allocatedBytes: allocatedBytes,
+                id: UInt32(id), frames: frames, liveBytes: liveBytes, liveCount: liveCount, allocatedBytes: allocatedBytes,
                 allocatedCount: allocatedCount)
             stack.framesDefinedEarlier = definedEarlier
             stacks.append(stack)

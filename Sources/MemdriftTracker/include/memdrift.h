@@ -27,7 +27,7 @@ extern "C" {
 #define MEMDRIFT_FLAG_OBSERVED 0x4u /* written by memdrift from /proc, not by the tracker: figures only */
 #define MEMDRIFT_FLAG_DELTA 0x8u    /* only what changed since the previous snapshot of the series */
 
-/* STACKS entry flags. */
+/* STACKS entry, version 2: bit 0 of the entry's depth field (depth << 1 | flag). */
 #define MEMDRIFT_STACK_FRAMES_GIVEN 0x1u /* frames given by an earlier snapshot since the checkpoint */
 
 /* Why a snapshot was taken. */
