@@ -487,8 +487,9 @@ void md_stacks_write(md_buffer *b, md_buffer *splices, md_totals *totals, md_wri
             write_frames(b, s, last_framed);
             last_framed = s;
         }
-        if (frames) w->defined_bytes += b->length - at;
+        size_t spliced_from = splices->length;
         if (frames && s->natives != s->depth) write_splices(splices, id, s, &spliced);
+        if (frames) w->defined_bytes += b->length - at + splices->length - spliced_from;
         listed++;
         last_listed = id;
     }

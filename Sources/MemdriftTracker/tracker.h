@@ -93,7 +93,7 @@ typedef struct {
     size_t stacks;          /* capacity of the per-stack arrays */
     uint8_t *modules;       /* per module: 0 not written, 1 written loaded, 2 written unloaded */
     size_t module_capacity;
-    uint64_t defined_bytes; /* of the last snapshot: bytes that gave stacks' frames for the first time */
+    uint64_t defined_bytes; /* of the last snapshot: bytes that gave stacks' frames (and splices) for the first time */
     uint32_t sources;       /* source frames given since the last checkpoint (ids below) */
 } md_written;
 /* Grows `w` for `stacks` stacks and `modules` modules: 0, or -1 when memory ran out. */

@@ -28,8 +28,9 @@ import Testing
     }
 
     /// Every run of app.py, recorded once and concurrently (they mostly sleep), at a 1 s interval,
-    /// then reported concurrently: the output of `report --json` by run.
-    static let reports: [String: Data] = {
+    /// then reported concurrently: the output of `report --json` by run, and the most checkpoints
+    /// (snapshots that are not deltas) one series of the run wrote.
+    static let recorded: (reports: [String: Data], checkpoints: [String: Int]) = {
         var runs: [(String, String, [String])] = []
         for (name, path) in interpreters {
             guard let path else { continue }
@@ -69,12 +70,32 @@ import Testing
             process.waitUntilExit()
             reports[name] = FileManager.default.contents(atPath: output)
         }
-        // A Python session holds every stack of the interpreter's start in each snapshot: hundreds of MB.
+        var checkpoints: [String: Int] = [:]
+        for (name, session) in sessions {
+            for series in (try? FileManager.default.contentsOfDirectory(atPath: session)) ?? [] where series.hasPrefix("pid-") {
+                let files = (try? FileManager.default.contentsOfDirectory(atPath: session + "/" + series)) ?? []
+                let count = files.filter { file in
+                    file.hasSuffix(".mds")
+                        && (try? SnapshotReader.readHeader(path: "\(session)/\(series)/\(file)"))?.isDelta == false
+                }.count
+                checkpoints[name] = max(checkpoints[name] ?? 0, count)
+            }
+        }
+        // A checkpoint of a Python program names tens of thousands of stacks: megabytes each.
         for session in sessions.values {
             try? FileManager.default.removeItem(atPath: (session as NSString).deletingLastPathComponent)
         }
-        return reports
+        return (reports, checkpoints)
     }()
+
+    static var reports: [String: Data] { recorded.reports }
+
+    /// A 16 s run writes one checkpoint per series, its first snapshot: the deltas after the one
+    /// that names the program's stacks (Python frames and all) count those as new, not repeated.
+    @Test func aShortRunWritesOneCheckpointPerSeries() {
+        for (name, count) in Self.recorded.checkpoints { #expect(count == 1, "\(name)") }
+        #expect(!Self.recorded.checkpoints.isEmpty)
+    }
 
     /// `report --json` of a recorded run.
     static func report(_ name: String) throws -> [String: Any] {
