@@ -122,7 +122,7 @@ func makeTemporaryDirectory() throws -> String {
             isRunning: { _ in true }, width: nil)
         #expect(line.contains("2 processes, 6 snapshots"))
         #expect(line.contains("rss 71.0 MiB (+60.0 MiB)"))
-        #expect(line.hasSuffix("grows most: pid 11 git +60.0 MiB"))
+        #expect(line.hasSuffix("top: git[11] +60.0 MiB"))
     }
 
     @Test func fitsTheTerminalAndCountsOnlyLiveProcesses() {
@@ -133,6 +133,18 @@ func makeTemporaryDirectory() throws -> String {
         #expect(line.count <= 79)
         #expect(line.contains("rss 3.0 MiB"))
         #expect(StatusLine.render(elapsed: 1, duration: nil, processes: [], isRunning: { _ in true }, width: 20).count <= 20)
+    }
+
+    /// On 80 columns the largest grower outranks the heap and the counts.
+    @Test func aNarrowTerminalKeepsTheLargestGrower() {
+        let line = StatusLine.render(
+            elapsed: 5, duration: 6,
+            processes: [
+                process(10, "sh", rss: (2 << 20, 2 << 20), heap: (1, 2)),
+                process(11, "leaky-server", rss: (5 << 20, 18 << 20), heap: (1 << 20, 9 << 20)),
+            ],
+            isRunning: { _ in true }, width: 79)
+        #expect(line == "memdrift 5s of 6s | rss 20.0 MiB (+13.0 MiB) | top: leaky-server[11] +13.0 MiB")
     }
 
     @Test func theNewestImageOfAPidStandsForIt() {
