@@ -409,16 +409,3 @@ public struct Judge: Sendable {
         return GrowthExplanation(ownRSSGrowth: rss.end - rss.start - sharedGrowth, sharedGrowth: sharedGrowth, parts: parts)
     }
 }
-
-extension SiteHistory {
-    /// The spread (max minus min) of live bytes over samples `first...last`.
-    func range(from first: Int, through last: Int) -> Double {
-        let start = counters(at: first).liveBytes
-        var low = start, high = start
-        for (i, index) in indices.enumerated() where Int(index) > first && Int(index) <= last {
-            low = min(low, counters[i].liveBytes)
-            high = max(high, counters[i].liveBytes)
-        }
-        return Double(high - low)
-    }
-}

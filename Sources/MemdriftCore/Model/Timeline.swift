@@ -84,9 +84,18 @@ public struct SiteCounters: Sendable, Hashable {
 ///
 /// A value holds from its sample index until the next entry; before the first entry the site held nothing.
 public struct SiteHistory: Sendable {
-    /// Sample indices (into `ProcessTimeline.samples`) where the counters changed, ascending.
-    public private(set) var indices: [Int32] = []
-    public private(set) var counters: [SiteCounters] = []
+    /// A change: the counters in force from `sample` (an index into `ProcessTimeline.samples`) on.
+    private struct Entry: Sendable {
+        var sample: Int32
+        var counters: SiteCounters
+    }
+
+    /// The changes, in ascending sample order: one buffer, so recording touches one allocation.
+    private var entries: [Entry] = []
+    /// The last entry's values, kept beside the table of histories: a reader records thousands of
+    /// sites per sample, and comparing against these costs no trip to each history's buffer.
+    private var latest = SiteCounters.zero
+    private var latestSample: Int32 = -1
 
     /// An empty history.
     public init() {}
@@ -95,28 +104,25 @@ public struct SiteHistory: Sendable {
     ///
     /// Samples must be recorded in ascending order.
     public mutating func record(_ value: SiteCounters, at sample: Int) {
-        if let last = counters.last {
-            if last == value { return }
-            if let at = indices.last, Int(at) == sample {
-                counters[counters.count - 1] = value
-                return
-            }
-        } else if value == .zero {
-            return
+        if value == latest { return }
+        latest = value
+        if Int(latestSample) == sample {
+            entries[entries.count - 1].counters = value
+        } else {
+            latestSample = Int32(sample)
+            entries.append(Entry(sample: Int32(sample), counters: value))
         }
-        indices.append(Int32(sample))
-        counters.append(value)
     }
 
     /// The counters in force at `sample`.
     public func counters(at sample: Int) -> SiteCounters {
         // The last entry at or before `sample` (binary search).
-        var lo = 0, hi = indices.count
+        var lo = 0, hi = entries.count
         while lo < hi {
             let mid = (lo + hi) / 2
-            if Int(indices[mid]) <= sample { lo = mid + 1 } else { hi = mid }
+            if Int(entries[mid].sample) <= sample { lo = mid + 1 } else { hi = mid }
         }
-        return lo == 0 ? .zero : counters[lo - 1]
+        return lo == 0 ? .zero : entries[lo - 1].counters
     }
 
     /// Live bytes at each of `samples` (ascending sample indices).
@@ -124,18 +130,30 @@ public struct SiteHistory: Sendable {
         var out = [Double](repeating: 0, count: samples.count)
         var entry = -1
         for (i, sample) in samples.enumerated() {
-            while entry + 1 < indices.count, Int(indices[entry + 1]) <= sample { entry += 1 }
-            if entry >= 0 { out[i] = Double(counters[entry].liveBytes) }
+            while entry + 1 < entries.count, Int(entries[entry + 1].sample) <= sample { entry += 1 }
+            if entry >= 0 { out[i] = Double(entries[entry].counters.liveBytes) }
         }
         return out
     }
 
+    /// The spread (max minus min) of live bytes over samples `first...last`.
+    public func range(from first: Int, through last: Int) -> Double {
+        let start = counters(at: first).liveBytes
+        var low = start, high = start
+        for entry in entries where Int(entry.sample) > first && Int(entry.sample) <= last {
+            low = min(low, entry.counters.liveBytes)
+            high = max(high, entry.counters.liveBytes)
+        }
+        return Double(high - low)
+    }
+
     /// How many times the counters changed.
-    public var changes: Int { indices.count }
+    public var changes: Int { entries.count }
 
     /// Renumbers the samples after others were merged in: old index `i` becomes `newIndex[i]`.
     mutating func renumber(_ newIndex: [Int]) {
-        for i in indices.indices { indices[i] = Int32(newIndex[Int(indices[i])]) }
+        for i in entries.indices { entries[i].sample = Int32(newIndex[Int(entries[i].sample)]) }
+        latestSample = entries.last?.sample ?? -1
     }
 }
 

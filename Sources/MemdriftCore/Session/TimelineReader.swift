@@ -1,3 +1,4 @@
+import Dispatch
 import FoundationEssentials
 
 #if canImport(Glibc)
@@ -63,17 +64,17 @@ public enum TimelineReader {
             let count = series.snapshotPaths.count
             let stride = max(1, (count + options.maximumSamples - 1) / max(options.maximumSamples, 1))
             var broken = false, dependents = 0
-            for (i, file) in series.snapshotPaths.enumerated() {
-                do throws(FormatError) {
-                    let snapshot = try SnapshotReader.read(path: file)
+            forEachSnapshot(in: series.snapshotPaths) { i, file, decoded in
+                switch decoded {
+                case .success(let snapshot):
                     // Deltas after a damaged snapshot build on what was lost: skipped up to the next checkpoint.
                     if broken && snapshot.header.isDelta {
                         dependents += 1
-                        continue
+                        return
                     }
                     broken = false
                     builder.add(snapshot, path: file, keep: i % stride == 0 || i == count - 1 || snapshot.header.isFinal)
-                } catch {
+                case .failure(let error):
                     warnings.append("skipped \(error.description)")
                     broken = true
                 }
@@ -94,6 +95,35 @@ public enum TimelineReader {
             throw .emptySession(path: path)
         }
         return SessionTimelines(path: path, processes: processes, warnings: warnings)
+    }
+
+    /// Calls `body` with each file of `paths` decoded, in order. The next files are decoded on
+    /// another thread while `body` takes in the current ones: on a long session reading the files
+    /// and building the timeline take about as long as each other.
+    static func forEachSnapshot(
+        in paths: [String], body: (Int, String, Result<Snapshot, FormatError>) -> Void
+    ) {
+        let chunk = 16
+        let queue = DispatchQueue(label: "memdrift.timeline-reader")
+        func decode(_ range: Range<Int>) -> (DecodedFiles, DispatchGroup) {
+            let files = DecodedFiles(), group = DispatchGroup()
+            queue.async(group: group) {
+                files.results = paths[range].map { path in
+                    Result { () throws(FormatError) in try SnapshotReader.read(path: path) }
+                }
+            }
+            return (files, group)
+        }
+        var start = 0
+        var next = decode(0..<min(chunk, paths.count))
+        while start < paths.count {
+            let (files, group) = next
+            group.wait()
+            let end = min(start + chunk, paths.count)
+            if end < paths.count { next = decode(end..<min(end + chunk, paths.count)) }
+            for (offset, result) in files.results.enumerated() { body(start + offset, paths[start + offset], result) }
+            start = end
+        }
     }
 
     /// A delta file as a whole: the snapshots of its series from the last checkpoint before it,
@@ -398,4 +428,9 @@ extension ProcessTimeline {
         processes.indices.filter { processes[$0].pid == pid && processes[$0].startMonotonicNanos <= monotonicNanos }
             .max { processes[$0].image < processes[$1].image }
     }
+}
+
+/// Files one thread decoded for another: written before the group is left, read after it is waited for.
+private final class DecodedFiles: @unchecked Sendable {
+    var results: [Result<Snapshot, FormatError>] = []
 }
