@@ -185,11 +185,19 @@ static int find_version(unsigned *major, unsigned *minor) {
     return text && sscanf(text(), "%u.%u", major, minor) == 2;
 }
 
+/* Py_IsFinalizing (3.13) or _Py_IsFinalizing (3.7-3.12): an atomic read of the runtime's flag,
+ * safe from any thread without the GIL. */
+static int (*is_finalizing)(void);
+
+int md_python_finalizing(void) { return is_finalizing && is_finalizing(); }
+
 /* Runs in the constructor, before the program's main: the interpreter is mapped but not started. */
 void md_python_init(void) {
     void *eval = dlsym(RTLD_DEFAULT, "_PyEval_EvalFrameDefault");
     if (!eval) eval = dlsym(RTLD_DEFAULT, "PyEval_EvalFrameEx"); /* before 3.6: only to say so */
     if (!eval) return;                                           /* no CPython, or one loaded later with dlopen */
+    is_finalizing = (int (*)(void))dlsym(RTLD_DEFAULT, "Py_IsFinalizing");
+    if (!is_finalizing) is_finalizing = (int (*)(void))dlsym(RTLD_DEFAULT, "_Py_IsFinalizing");
     Dl_info info;
     const ElfW(Sym) *symbol = NULL;
     unsigned major = 0, minor = 0;

@@ -189,6 +189,8 @@ static void *writer_main(void *forked) {
         nanosleep(&tick, NULL);
         if (atomic_load(&md_state) != MD_ACTIVE || atomic_load(&stopping)) return NULL;
         md_python_tick();
+        /* An interpreter's teardown frees what the run kept: the final snapshot at exit shows it. */
+        if (md_python_finalizing()) continue;
         if (trigger_changed()) md_take_snapshot(MEMDRIFT_REASON_REQUEST, 0);
         uint64_t now = md_now_ns(CLOCK_MONOTONIC);
         if (md_config.interval_ns && now >= due) {

@@ -199,6 +199,11 @@ void md_python_thread_exit(void);
 /* Run by the writer thread at every tick: once Python code runs, puts the tracker in front of
  * CPython's small-object allocator (pymalloc), unless something else already is. */
 void md_python_tick(void);
+/* Whether the CPython interpreter of the process has begun to shut down (Py_FinalizeEx sets its
+ * finalizing flag before it frees the modules' objects): what it frees then says nothing about
+ * the run, so the writer takes no periodic snapshot until the final one. Lock-free; 0 without
+ * CPython or when its version does not say. */
+int md_python_finalizing(void);
 
 /* ---- sources.c: source frames (runtime, function, file, line), named while they exist ---- */
 

@@ -258,6 +258,24 @@ func monotonicNow() -> UInt64 {
         #expect(lines.filter { !$0.hasPrefix("memdrift") }.joined(separator: "\n") + "\n" == reference.stderrText)
     }
 
+    /// Buffers are malloc'd: the tracker's stack runs through JIT code, which node's perf map names.
+    @Test func aFunctionLeakingBuffersIsNamedFromThePerfMap() throws {
+        let node = try NodeService.node(), script = NodeService.script("buffers.js")
+        let (outcome, session) = try record([node, script, "60"], flags: ["-q", "--interval", "250ms"])
+        #expect(outcome.status == 0 && outcome.stdoutText == "built 12000 buffers, kept 2400\n", "\(outcome.stderrText)")
+        let report = try launch(Built.memdrift, ["report", "--json", session])
+        let json = try #require(try JSONSerialization.jsonObject(with: report.stdout) as? [String: Any])
+        let process = try #require((json["processes"] as? [[String: Any]])?.first { $0["command"] as? String != nil })
+        #expect(process["verdict"] as? String == "leak")
+        let suspect = try #require((process["suspects"] as? [[String: Any]])?.first)
+        #expect(suspect["metric"] as? String == "heap.malloc")
+        #expect((suspect["growth_bytes"] as? Int ?? 0) > 8 << 20)
+        let frame = try #require((suspect["frames"] as? [[String: Any]])?.first)
+        #expect(frame["function"] as? String == "keepBuffer")
+        #expect(frame["file"] as? String == script)
+        #expect(frame["line"] as? Int == (try NodeService.line(of: "keepBuffer", in: script)))
+    }
+
     @Test func memdriftRunRecordsTheJavaScriptHeapBesideTheTracker() throws {
         let node = try NodeService.node(), app = NodeService.script("app.js")
         let (outcome, session) = try record([node, app, "leak", "60"], flags: ["-q", "--interval", "250ms"])

@@ -114,6 +114,31 @@ private func expectNoNegativeLeaks(_ p: [String: Any]) {
         #expect(explained > 0.5)
     }
 
+    /// An interpreter's shutdown frees what the run kept, slowly here (finalizers that sleep: the
+    /// heap stands still, then drops): no periodic snapshot is taken during it, so the growth is not
+    /// taken for a plateau (with those snapshots the verdict was `stable`, the heap `bounded`).
+    @Test func cpythonShutdownTakesNoPeriodicSnapshots() throws {
+        let script = """
+            import time
+            class Held:
+                def __init__(self):
+                    self.data = bytearray(1 << 20)
+                def __del__(self):
+                    time.sleep(0.02)
+            keep = []
+            for i in range(60):
+                keep.append(Held())
+                time.sleep(0.05)
+            """
+        let (outcome, session) = try record(["/usr/bin/python3", "-c", script], flags: ["-q", "--interval", "200ms"])
+        #expect(outcome.status == 0, "\(outcome.stderrText)")
+        let p = try judged(session)
+        // 60 MiB kept; the teardown (60 x 20 ms) spans several intervals.
+        let end = try #require((p["heap"] as? [String: Any])?["end_bytes"] as? Int)
+        #expect(end > 50 << 20, "\(p["heap"] ?? "")")
+        #expect(p["verdict"] as? String == "leak")
+    }
+
     /// An Erlang node keeping entries in an ETS table: BEAM's carriers are mapped memory.
     @Test func anErlangNodeGrowingAnETSTable() throws {
         let dir = try scratchDirectory()
