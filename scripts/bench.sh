@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Benchmarks memdrift: symbolization speed and tracing overhead against the untraced run and
 # against heaptrack (when installed). Runs are interleaved and the median of $RUNS is reported.
-# Usage: scripts/bench.sh [runs=5] [node]   (node: only the Node.js workloads)
+# Usage: scripts/bench.sh [runs=5] [node|native]   (node: only the Node.js workloads; native: only
+# the table of tracing overhead against heaptrack)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS="${1:-5}"
@@ -14,7 +15,7 @@ trap 'rm -rf "$work"' EXIT
 
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -r)"
 echo
-if [ "$ONLY" != node ]; then
+if [ -z "$ONLY" ]; then
 "$bin/memdrift-bench" symbolize 100000
 "$bin/memdrift-bench" report 10000 360
 echo
@@ -61,6 +62,8 @@ printf '%-26s %8s %8s %7s %8s %7s %8s %7s %7s\n' workload untraced exact ratio s
 run_workload "alloc-storm 5M, 1 thread" "$bin/alloc-storm" 5000000 1
 run_workload "alloc-storm 5M, 2 threads" "$bin/alloc-storm" 5000000 2
 PYTHONMALLOC=malloc run_workload "CPython (PYTHONMALLOC=malloc)" /usr/bin/python3 "$here/alloc_heavy.py" 8
+# The same without Python frames: native stacks only, what heaptrack records.
+PYTHONMALLOC=malloc MEMDRIFT_PYTHON=0 run_workload "CPython, native frames only" /usr/bin/python3 "$here/alloc_heavy.py" 8
 run_workload "C++ STL churn" "$bin/stl-churn" 40
 run_workload "sqlite3 bulk insert" /usr/bin/sqlite3 :memory: ".read $here/bulk_insert.sql"
 run_workload "mmap-storm 200k pairs" "$bin/mmap-storm" 200000
@@ -106,7 +109,7 @@ node_workload() {
     echo "$line"
 }
 
-if command -v node >/dev/null; then
+if [ "$ONLY" != native ] && command -v node >/dev/null; then
     echo
     # The probe as memdrift run writes it, taken from a session of a command that does nothing.
     "$bin/memdrift" run -q -o "$work/probe" -- /bin/true
