@@ -186,7 +186,7 @@ struct RecordingOptionGroup: ParsableArguments {
         help: ArgumentHelp(
             "A Go net/http/pprof heap endpoint to fetch every interval (e.g. http://127.0.0.1:6060/debug/pprof/heap).",
             discussion:
-                "Its live heap (go.inuse) is judged by Go function and file:line like the native heap. It belongs to the command run started, or to the first pid watch was given. http only; one warning when the endpoint is down, slow or not serving pprof."
+                "Its live heap (go.inuse) is judged by Go function and file:line like the native heap. It belongs to the command run started, or to the first pid watch was given. gc=1 is added to the query (a collection before each profile, so it is current) unless the URL sets gc. http only; one warning when the endpoint is down, slow or not serving pprof."
         ))
     var pprofURL: String?
 

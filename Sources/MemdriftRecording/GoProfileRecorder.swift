@@ -12,8 +12,10 @@ import MemdriftPprof
 /// one warning line, repeats of that kind stay silent, and the first success after a reported
 /// failure is noted once.
 public final class GoProfileRecorder {
-    /// What is fetched.
+    /// The endpoint as given, which messages name.
     public let url: HTTPURL
+    /// What is fetched: `url` asking for a collection first (`collectingFirst`).
+    let fetched: HTTPURL
     /// `SESSION/go-<pid>`, created on the first profile kept.
     public let directory: String
     /// Seconds one fetch may take: half the interval, at most 2.
@@ -53,6 +55,7 @@ public final class GoProfileRecorder {
     public init(url: String, sessionPath: String, pid: Int32, interval: Double) throws(RecordingError) {
         do throws(HTTPError) {
             self.url = try HTTPURL(url)
+            fetched = try HTTPURL(Self.collectingFirst(url))
         } catch {
             throw .invalidOption("--pprof-url: \(error)")
         }
@@ -63,6 +66,17 @@ public final class GoProfileRecorder {
         client = HTTPClient(timeout: timeout)
     }
 
+    /// `url` with `gc=1` added to its query unless it sets `gc` itself: net/http/pprof then collects
+    /// garbage before writing the profile. Go's heap profile describes the heap as of the last
+    /// collection, and a program whose heap keeps growing collects ever more rarely (each time the
+    /// heap doubles), so without it a leak shows as a few steps seconds apart.
+    static func collectingFirst(_ url: String) -> String {
+        let query = url.split(separator: "?", maxSplits: 1).dropFirst().first ?? ""
+        if query.split(separator: "&").contains(where: { $0 == "gc" || $0.hasPrefix("gc=") }) { return url }
+        let separator = !url.contains("?") ? "?" : url.hasSuffix("?") || url.hasSuffix("&") ? "" : "&"
+        return url + separator + "gc=1"
+    }
+
     deinit {
         if directoryFD >= 0 { close(directoryFD) }
     }
@@ -71,7 +85,7 @@ public final class GoProfileRecorder {
     public func poll() -> String? {
         let body: [UInt8]
         do throws(HTTPError) {
-            body = try client.get(url).body
+            body = try client.get(fetched).body
         } catch {
             return failed(Self.kind(of: error), "cannot fetch the Go heap profile from \(url): \(error)")
         }

@@ -57,6 +57,19 @@ struct GoProfileRecorderTests {
                 == .source(SourceFrame(runtime: "go", function: "main.rememberSession", file: "/src/main.go", line: 52)))
     }
 
+    @Test("the profile is asked for after a collection (gc=1) unless the URL sets gc")
+    func asksForAFreshProfile() throws {
+        let recorder = try GoProfileRecorder(
+            url: "http://127.0.0.1:6060/debug/pprof/heap", sessionPath: "/tmp", pid: 1, interval: 10)
+        #expect(recorder.fetched.target == "/debug/pprof/heap?gc=1" && recorder.url.target == "/debug/pprof/heap")
+        let base = "http://127.0.0.1:6060/debug/pprof/heap"
+        #expect(GoProfileRecorder.collectingFirst(base) == base + "?gc=1")
+        #expect(GoProfileRecorder.collectingFirst(base + "?debug=0") == base + "?debug=0&gc=1")
+        #expect(GoProfileRecorder.collectingFirst(base + "?") == base + "?gc=1")
+        #expect(GoProfileRecorder.collectingFirst(base + "?gc=0") == base + "?gc=0")
+        #expect(GoProfileRecorder.collectingFirst(base + "?seconds=1&gc=2") == base + "?seconds=1&gc=2")
+    }
+
     @Test("endpoint down: one warning saying connection refused, then silence, and no file")
     func endpointDown() throws {
         let port = try LoopbackServer.closedPort()
