@@ -61,13 +61,18 @@ public enum ReportLayout {
         "pid \(p.pid)\(p.image > 1 ? " (image \(p.image))" : ""): \(p.command)"
     }
 
-    /// `45 snapshots over 44s, warm-up 4.4s excluded; a final snapshot at exit, not judged`.
+    /// `45 snapshots over 44s, warm-up 4.4s excluded; a final snapshot at exit, not judged`, or
+    /// `...; 2 snapshots of the teardown and the final one at exit, not judged`.
     public static func span(_ p: ProcessAnalysis) -> String {
         var text = "\(plural(p.judgedCount, "snapshot")) over \(Units.formatDuration(p.durationSeconds))"
         text += ", warm-up \(Units.formatDuration(p.warmupSeconds)) excluded"
         let teardown = p.sampleCount - p.judgedCount
         if teardown > 0, let reason = p.lastReason {
-            text += "; a final snapshot at \(reason == .exec ? "exec" : "exit"), not judged"
+            let end = reason == .exec ? "exec" : "exit"
+            text +=
+                p.teardownCount == 0
+                ? "; a final snapshot at \(end), not judged"
+                : "; \(plural(p.teardownCount, "snapshot")) of the teardown and the final one at \(end), not judged"
         }
         return text
     }

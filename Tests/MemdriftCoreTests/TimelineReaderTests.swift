@@ -1,6 +1,7 @@
 import Foundation
-import MemdriftCore
 import Testing
+
+@testable import MemdriftCore
 
 @Suite struct TimelineReaderTests {
     @Test func everySnapshotIsASampleAndEveryStackACallSite() throws {
@@ -170,5 +171,42 @@ import Testing
         let heap = try #require(t.attributed[.heapMalloc])
         let leak = try #require(heap.sites.firstIndex { $0.frames.count == 3 })
         #expect(heap.histories[leak].liveBytes(at: [0, 1, 2]) == [1000, 3000, 4000])
+    }
+}
+
+@Suite struct TeardownTests {
+    /// A timeline of heap figures one second apart; the last sample is the final one at exit.
+    private func timeline(_ heap: [Double]) -> ProcessTimeline {
+        var t = ProcessTimeline(
+            pid: 1, image: 1, parentPID: 0, name: "pid-1", executable: "/bin/x", commandLine: ["x"], startWallClockNanos: 0)
+        for (i, value) in heap.enumerated() {
+            t.samples.append(
+                Sample(
+                    time: Double(i), wallClockNanos: 0, reason: i == heap.count - 1 ? .exit : .interval,
+                    isFinal: i == heap.count - 1, metrics: [.heapMalloc: value], origin: SampleOrigin(path: "", sequence: 0)))
+        }
+        return t
+    }
+
+    private func finals(_ heap: [Double]) -> [Bool] {
+        var t = timeline(heap)
+        TimelineReader.markTeardown(&t)
+        return t.samples.map(\.isFinal)
+    }
+
+    @Test func samplesFallingIntoTheExitAreTeardown() {
+        let mib = Double(1 << 20)
+        // Grows to 47 MiB, then a periodic snapshot catches the frees at exit.
+        #expect(
+            finals([10 * mib, 20 * mib, 30 * mib, 47 * mib, 2.4 * mib, 0.8 * mib]) == [false, false, false, false, true, true])
+        #expect(finals([10 * mib, 20 * mib, 30 * mib, 47 * mib, 20 * mib, 5 * mib, 0.8 * mib]).suffix(3) == [true, true, true])
+    }
+
+    @Test func aSteadyOrGrowingEndIsJudged() {
+        let mib = Double(1 << 20)
+        #expect(finals([10 * mib, 20 * mib, 30 * mib, 40 * mib, 0.8 * mib]) == [false, false, false, false, true])
+        // Small wobbles (under 5%) and a fall long before the exit are the run's own.
+        #expect(finals([10 * mib, 20 * mib, 19.5 * mib, 19.4 * mib, 0.8 * mib]) == [false, false, false, false, true])
+        #expect(finals([40 * mib, 5 * mib, 6 * mib, 7 * mib, 8 * mib, 9 * mib, 0.8 * mib]).filter { $0 }.count == 1)
     }
 }

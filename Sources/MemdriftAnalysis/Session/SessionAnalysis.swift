@@ -134,6 +134,8 @@ public struct ProcessAnalysis: Sendable {
     /// Every sample, teardown included; and the samples judged.
     public var sampleCount: Int
     public var judgedCount: Int
+    /// Periodic samples taken while the process freed everything on its way out (judged as final).
+    public var teardownCount: Int
     /// Seconds from the first to the last judged sample.
     public var durationSeconds: Double
     /// Seconds of warm-up excluded from every trend, counted from the first judged sample.
@@ -273,7 +275,9 @@ public struct Judge: Sendable {
             t, metrics: metrics, suspects: suspects, accepted: accepted.count, judged: judged, warmupEnd: warmupEnd)
         return ProcessAnalysis(
             pid: t.pid, image: t.image, parentPID: t.parentPID, name: t.name, command: t.command, sources: t.sources,
-            sampleCount: t.samples.count, judgedCount: judged.count, durationSeconds: (times.last ?? 0) - firstTime,
+            sampleCount: t.samples.count, judgedCount: judged.count,
+            teardownCount: t.samples.filter { $0.isFinal && $0.reason != .exit && $0.reason != .exec }.count,
+            durationSeconds: (times.last ?? 0) - firstTime,
             warmupSeconds: times.isEmpty ? 0 : times[startPosition] - firstTime, firstTime: firstTime,
             warmupEnd: times.isEmpty ? 0 : times[startPosition], window: window, lastReason: t.samples.last?.reason,
             isSampled: t.isSampled, verdict: verdict, reason: reason, metrics: metrics,

@@ -84,7 +84,10 @@ public enum TimelineReader {
                     "skipped \(plural(dependents, "later snapshot")) of \(series.name) that only record changes since a damaged one"
                 )
             }
-            if let timeline = builder.timeline { processes.append(timeline) }
+            if var timeline = builder.timeline {
+                markTeardown(&timeline)
+                processes.append(timeline)
+            }
         }
         for adapter in adapters { adapter.merge(sessionPath: path, into: &processes, warnings: &warnings) }
         guard !processes.isEmpty else {
@@ -95,6 +98,25 @@ public enum TimelineReader {
             throw .emptySession(path: path)
         }
         return SessionTimelines(path: path, processes: processes, warnings: warnings)
+    }
+
+    /// Marks as final the periodic samples a process took while it freed everything on its way
+    /// out: node and tidy servers free what they hold before exit, and a snapshot that lands in
+    /// that moment would end the judged run on the teardown's figures. They are the samples just
+    /// before the final snapshot, within three intervals of it, each holding materially less heap
+    /// than the one before (at least 64 KiB and 5% less).
+    static func markTeardown(_ t: inout ProcessTimeline) {
+        guard let final = t.samples.indices.last, t.samples[final].isFinal, final >= 2 else { return }
+        let spacing = (t.samples[final - 1].time - t.samples[0].time) / Double(final - 1)
+        let since = t.samples[final].time - 3 * max(spacing, 0.1)
+        func heap(_ i: Int) -> Double? { t.samples[i].metrics[.heapMalloc] }
+        var k = final - 1
+        while k >= 1, !t.samples[k].isFinal, t.samples[k].time >= since, let now = heap(k), let before = heap(k - 1),
+            now < before - max(65536, 0.05 * before)
+        {
+            t.samples[k].isFinal = true
+            k -= 1
+        }
     }
 
     /// Calls `body` with each file of `paths` decoded, in order. The next files are decoded on
