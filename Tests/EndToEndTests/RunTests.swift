@@ -3,6 +3,15 @@ import MemdriftCore
 import Testing
 
 @Suite(.serialized) struct RunTests {
+    /// The programs the tests start, and the ones `memdrift run` starts, block no signal, whatever
+    /// the test thread blocks.
+    @Test func programsStartWithNoSignalBlocked() throws {
+        let direct = try launch("/bin/grep", ["SigBlk", "/proc/self/status"])
+        #expect(direct.stdoutText == "SigBlk:\t0000000000000000\n")
+        let (traced, _) = try record(["/bin/grep", "SigBlk", "/proc/self/status"])
+        #expect(traced.stdoutText == "SigBlk:\t0000000000000000\n")
+    }
+
     @Test func theLeakingSiteIsTheTopGrower() throws {
         let leaky = Built.path("leaky-server")
         let (outcome, session) = try record([leaky, "0"], flags: ["--interval", "300ms", "--duration", "4s"])

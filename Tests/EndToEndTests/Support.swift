@@ -1,5 +1,6 @@
 import Foundation
 import MemdriftCore
+import MemdriftTestSupport
 import Testing
 
 /// Where the built CLI, tracker and examples are: next to the test bundle.
@@ -46,7 +47,7 @@ func launch(
     process.standardInput = FileHandle.nullDevice
     process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: out))
     process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: err))
-    try process.run()
+    try process.runWithSignalsUnblocked()
     let deadline = Date().addingTimeInterval(timeout)
     while process.isRunning && Date() < deadline { usleep(20_000) }
     if process.isRunning {

@@ -1,5 +1,6 @@
 import Foundation
 import MemdriftCore
+import MemdriftTestSupport
 import Testing
 
 @Suite(.serialized) struct TrackerTests {
@@ -103,7 +104,7 @@ import Testing
             process.arguments = ["0", "5000"]
             process.environment = ["LD_PRELOAD": Built.tracker, "MEMDRIFT_OUTPUT": session, "MEMDRIFT_INTERVAL_MS": "100"]
             process.standardOutput = FileHandle.nullDevice
-            try process.run()
+            try process.runWithSignalsUnblocked()
             usleep(delay)
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()

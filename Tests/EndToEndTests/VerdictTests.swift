@@ -1,5 +1,6 @@
 import Foundation
 import MemdriftCore
+import MemdriftTestSupport
 import Testing
 
 #if canImport(FoundationXML)
@@ -23,7 +24,7 @@ private let verdictSessions: [String: String] = {
         process.arguments =
             ["run", "-q", "--interval", "1s", "-o", dir + "/s", "--", Built.path(command[0])] + command.dropFirst()
         process.standardOutput = FileHandle.nullDevice
-        if (try? process.run()) != nil {
+        if (try? process.runWithSignalsUnblocked()) != nil {
             processes.append(process)
             sessions[name] = dir + "/s"
         }

@@ -1,5 +1,6 @@
 import Foundation
 import MemdriftCore
+import MemdriftTestSupport
 import Testing
 
 @Suite(.serialized) struct WatchTests {
@@ -8,7 +9,7 @@ import Testing
         let tree = Process()
         tree.executableURL = URL(fileURLWithPath: "/bin/sh")
         tree.arguments = ["-c", "sleep 1; exec \(Built.path("leaky-server")) 3"]
-        try tree.run()
+        try tree.runWithSignalsUnblocked()
         defer {
             tree.terminate()
             tree.waitUntilExit()
