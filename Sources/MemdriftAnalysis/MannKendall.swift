@@ -73,6 +73,30 @@ public struct MannKendall {
         min(1, erfc(abs(z) / 2.0.squareRoot()))
     }
 
+    /// One-sided p-value of a sign test on the steps between consecutive values: the chance that
+    /// at least as many of the nonzero steps rise, were rising and falling equally likely.
+    ///
+    /// A level that wanders (what the autocorrelation correction guards against) or noise around
+    /// a level steps down as often as up. A series that steps up nearly every time grows however
+    /// its curve bends, which is what a leak whose rate changes looks like; there the residuals
+    /// around a straight line are autocorrelated and the corrected Mann-Kendall test loses its power.
+    static func stepsUpPValue(_ y: [Double]) -> Double {
+        var up = 0, steps = 0
+        for i in y.indices.dropFirst() where y[i] != y[i - 1] {
+            steps += 1
+            if y[i] > y[i - 1] { up += 1 }
+        }
+        guard steps > 0 else { return 1 }
+        // P(X >= up) for X ~ Binomial(steps, 1/2), summed in log space.
+        let n = Double(steps)
+        var total = 0.0
+        for k in up...steps {
+            let kd = Double(k)
+            total += exp(lgamma(n + 1) - lgamma(kd + 1) - lgamma(n - kd + 1) - n * log(2.0))
+        }
+        return min(1, total)
+    }
+
     /// Sorts `a` ascending and returns the number of pairs i < j with a[i] > a[j].
     ///
     /// Bottom-up merge sort: equal elements are taken from the left run first, so ties are

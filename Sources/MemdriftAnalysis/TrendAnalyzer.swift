@@ -459,7 +459,7 @@ public enum TrendAnalyzer {
             slope: slope, intercept: fit?.intercept ?? (y.first ?? 0), s: stat.s, sVariance: stat.variance * factor, z: z, p: p,
             factor: factor, tailSlope: tailSlope,
             startLevel: startLevel, tailLevel: tailLevel,
-            significantUp: p < alpha && z > 0,
+            significantUp: (p < alpha && z > 0) || MannKendall.stepsUpPValue(y) < alpha / 2,
             material: slope > 0 && slope * duration >= threshold,
             tailGrowing: tailP < alpha && tailZScore > 0 && tailSlope * duration >= threshold,
             flattened: flattened)
