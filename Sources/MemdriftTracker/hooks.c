@@ -165,6 +165,27 @@ int md_hooks_sample(size_t size, int zeroed, void **out) {
     return 1;
 }
 
+int md_hooks_wanted(size_t size) { return wanted(size); }
+
+uint32_t md_hooks_count_kept(size_t size) {
+    int guard = md_guard_enter();
+    uint32_t stack = caller_stack();
+    uint64_t bytes, count;
+    md_sample_weights(size, &bytes, &count);
+    md_count_alloc(stack, bytes, count, TAG_BYTES);
+    md_guard_leave(guard);
+    return stack;
+}
+
+void md_hooks_uncount_kept(uint32_t stack, size_t size) {
+    if (!tracking()) return;
+    uint64_t bytes, count;
+    int guard = md_guard_enter();
+    md_sample_weights(size, &bytes, &count);
+    md_count_free(stack & (MD_MAX_STACKS - 1), bytes, count, TAG_BYTES);
+    md_guard_leave(guard);
+}
+
 static __attribute__((noinline)) void *allocate_counted_down(size_t size) {
     return crossed() ? recorded_malloc(size) : __libc_malloc(size);
 }

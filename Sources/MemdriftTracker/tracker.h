@@ -113,6 +113,13 @@ const char *md_hooks_init(void);
  * recorded block from glibc (zeroed if asked; NULL when memory ran out), which free, realloc and
  * malloc_usable_size then handle as any other; else 0. Allocation-free apart from that block. */
 int md_hooks_sample(size_t size, int zeroed, void **out);
+/* For an allocator in front of malloc that keeps the blocks it records (python_alloc.c in exact
+ * mode), with a 16-byte tag of its own in each: whether an allocation of `size` bytes is recorded,
+ * as malloc would decide; counting one under the caller's stack (its id is returned); and crediting
+ * that stack with its free (when tracking is on). Allocation-free. */
+int md_hooks_wanted(size_t size);
+uint32_t md_hooks_count_kept(size_t size);
+void md_hooks_uncount_kept(uint32_t stack, size_t size);
 
 /* The tracker's own memory goes through these, so it is never counted as the program's. They
  * forward to the next definition (glibc's), or make the system call before it is known.

@@ -270,6 +270,56 @@ import Testing
         }
     }
 
+    /// In exact mode the objects pymalloc serves stay in pymalloc (`sys.getallocatedblocks()` sees
+    /// them), each behind a tag, and are counted at the line that made them; a list's item array
+    /// resized from nothing past pymalloc's limit into glibc, then freed, leaves nothing counted.
+    @Test func exactModeKeepsObjectsInPymallocAndCountsResizesAndFrees() throws {
+        let script = """
+            import sys, time
+            time.sleep(0.3)  # the hook goes in at a writer tick after the first Python frame
+            def grow(n):
+                items = []
+                for i in range(n):
+                    items.append(i)  # resizes the item array
+                return items
+            before = sys.getallocatedblocks()
+            kept = [(str(i), i * 2.5) for i in range(50000)]  # builds the kept objects
+            print(sys.getallocatedblocks() - before >= 140000)
+            grown = [grow(200) for _ in range(1000)]
+            del grown
+            time.sleep(0.6)
+            """
+        let lines = script.split(separator: "\n", omittingEmptySubsequences: false)
+        func lineOf(_ marker: String) -> Int { (lines.firstIndex { $0.contains(marker) } ?? -1) + 1 }
+        for (name, python) in Self.installed() {
+            let dir = try scratchDirectory()
+            let file = dir + "/objects.py"
+            try script.write(toFile: file, atomically: true, encoding: .utf8)
+            let (traced, session) = try record([python, file], flags: ["-q", "--interval", "200ms"])
+            #expect(traced.status == 0 && traced.stdoutText == "True\n", "\(name): \(traced.stdoutText) \(traced.stderrText)")
+            let timeline = try #require(try TimelineReader.read(session).processes.first, "\(name)")
+            let heap = try #require(timeline.attributed[.heapMalloc], "\(name)")
+            let last = try #require(timeline.samples.lastIndex { !$0.isFinal }, "\(name)")
+            /// The counters at `last` of the sites whose innermost Python frame is `line` of the script.
+            func counters(line: Int) -> SiteCounters {
+                var total = SiteCounters.zero
+                for (i, site) in heap.sites.enumerated() {
+                    let python = site.frames.lazy.compactMap { frame -> SourceFrame? in
+                        if case .source(let s) = frame { return s }
+                        return nil
+                    }.first
+                    if python?.file == file && python?.line == line { total = total + heap.histories[i].counters(at: last) }
+                }
+                return total
+            }
+            let kept = counters(line: lineOf("# builds the kept objects"))
+            #expect(kept.liveCount >= 140_000 && kept.liveBytes >= 4_000_000, "\(name): \(kept)")
+            let grown = counters(line: lineOf("# resizes the item array"))
+            #expect(grown.allocatedBytes >= 1000 * 1600, "\(name): \(grown)")
+            #expect(grown.liveBytes < 64 * 1024, "\(name): \(grown)")
+        }
+    }
+
     /// An interpreter whose frames the tracker does not read keeps its native frames, and says so
     /// once on stderr, the program's own output untouched.
     @Test func anUnsupportedVersionSaysSoOnce() throws {
