@@ -12,7 +12,7 @@ public enum NodeHeapProbe {
     /// The directory in the session that holds the runtime probes.
     public static let directoryName = ".probes"
     /// The probe's file name in that directory.
-    public static let fileName = JSHeapSamples.probeFileName
+    public static let fileName = "memdrift-node.js"
     /// Mean bytes between V8's samples (its `samplingInterval`), unless MEMDRIFT_JS_SAMPLING_INTERVAL says otherwise.
     ///
     /// Chosen by measurement (docs/runtimes.md): each sample costs a stack walk, so the cost follows

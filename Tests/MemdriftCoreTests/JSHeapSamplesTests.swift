@@ -62,10 +62,6 @@ import Testing
             JSHeapSamples.isRuntimeFrame(
                 SourceFrame(runtime: "js", function: "listOnTimeout", file: "node:internal/timers", line: 1)))
         #expect(!JSHeapSamples.isRuntimeFrame(SourceFrame(runtime: "js", function: "serve", file: "/srv/app.js", line: 41)))
-        // memdrift's own probe, which runs when V8 happens to map pages for the program's heap.
-        #expect(
-            JSHeapSamples.isRuntimeFrame(
-                SourceFrame(runtime: "js", function: "call", file: "/tmp/s/.probes/memdrift-node.js", line: 68)))
     }
 
     @Test(arguments: [

@@ -131,15 +131,11 @@ public enum JSHeapSamples {
             samplingInterval: file.samplingInterval, sites: sites)
     }
 
-    /// The file name of the probe `memdrift run` loads into node (MemdriftRecording's NodeHeapProbe).
-    public static let probeFileName = "memdrift-node.js"
-
-    /// Whether a frame is node's, V8's or memdrift's rather than the program's: a builtin, V8's own
-    /// nodes such as `(V8 API)`, one of node's modules (`node:internal/timers`), or memdrift's probe,
-    /// which only happens to be running when V8 maps pages for a heap the program fills.
+    /// Whether a frame is node's or V8's rather than the program's: a builtin, V8's own nodes such as
+    /// `(V8 API)`, or one of node's modules (`node:internal/timers`).
     public static func isRuntimeFrame(_ frame: SourceFrame) -> Bool {
         guard let file = frame.file else { return true }
-        return file.hasPrefix("node:") || file.hasPrefix("internal/") || file.hasSuffix("/" + probeFileName)
+        return file.hasPrefix("node:") || file.hasPrefix("internal/")
     }
 
     /// The nanoseconds in `heap-<ns>.json`; nil for any other name (temporary dot-names among them).
