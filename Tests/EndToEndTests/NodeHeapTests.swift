@@ -271,9 +271,12 @@ func monotonicNow() -> UInt64 {
         #expect(suspect["metric"] as? String == "heap.malloc")
         #expect((suspect["growth_bytes"] as? Int ?? 0) > 8 << 20)
         let frame = try #require((suspect["frames"] as? [[String: Any]])?.first)
-        #expect(frame["function"] as? String == "keepBuffer")
+        // Once V8's optimizing compiler inlines keepBuffer into its caller, the code is tick's
+        // (docs/runtimes.md): either way the leak is named in the program's own file.
+        let function = frame["function"] as? String
+        #expect(function == "keepBuffer" || function == "tick", "\(frame)")
         #expect(frame["file"] as? String == script)
-        #expect(frame["line"] as? Int == (try NodeService.line(of: "keepBuffer", in: script)))
+        #expect(frame["line"] as? Int == (try NodeService.line(of: function ?? "keepBuffer", in: script)))
     }
 
     @Test func memdriftRunRecordsTheJavaScriptHeapBesideTheTracker() throws {

@@ -254,8 +254,13 @@ public struct Judge: Sendable {
                 }
             }
         }
+        // A runtime's heap (JavaScript, Go) lives in pages the runtime mapped itself: its objects,
+        // named by the runtime's own call sites, come before the mappings that hold them.
+        let runtimeHeap = t.attributed.keys.contains { $0 == .jsHeap || $0 == .goInuse }
+        let rank: (SiteAnalysis) -> Int = { runtimeHeap && $0.metric == .heapMapped ? 1 : 0 }
         let byGrowth: (SiteAnalysis, SiteAnalysis) -> Bool = { a, b in
-            a.growthBytes != b.growthBytes ? a.growthBytes > b.growthBytes : a.metric < b.metric
+            if rank(a) != rank(b) { return rank(a) < rank(b) }
+            return a.growthBytes != b.growthBytes ? a.growthBytes > b.growthBytes : a.metric < b.metric
         }
         suspects.sort(by: byGrowth)
         others.sort(by: byGrowth)

@@ -62,6 +62,27 @@ let batch = (0..<40).map { Int64(($0 % 8) * 262_144) }
         #expect(gate.passed, "\(gate.checks.filter { !$0.passed }.map(\.message))")
     }
 
+    /// V8 maps the pages its heap grows into: the JavaScript function that fills them is named
+    /// first, even when the pages (counted as mapped memory) grew more.
+    @Test func aRuntimeHeapsSitesComeBeforeTheMappingsThatHoldThem() throws {
+        var t = timeline(sites: [flat, leak])
+        let pages = try #require(t.attributed[.heapMalloc])
+        t.attributed[.heapMapped] = pages  // the same sites, as mapped memory
+        var js = AttributedMetric()
+        let site = js.index(of: CallSite(frames: [.source(SourceFrame(runtime: "js", function: "keep", file: "/a.js", line: 3))]))
+        for i in 0..<40 {
+            js.record(SiteCounters(liveBytes: Int64(1_000 + i * 1_000), liveCount: Int64(i)), site: site, at: i)
+            t.samples[i].metrics[.jsHeap] = Double(1_000 + i * 1_000)
+            t.samples[i].metrics[.heapMapped] = t.samples[i].metrics[.heapMalloc]
+        }
+        t.attributed[.jsHeap] = js
+        let p = judge(t)
+        let metrics = p.suspects.map(\.metric)
+        let first = try #require(metrics.firstIndex(of: .jsHeap)), mapped = try #require(metrics.firstIndex(of: .heapMapped))
+        // The mapped leak grew more (156 KiB against 39 KiB), yet the JavaScript site comes first.
+        #expect(first < mapped)
+    }
+
     /// Teardown frees everything: the final snapshot is shown, never judged.
     @Test func theFinalSnapshotOfAnExitingProcessNeverDragsTheTrend() throws {
         let p = judge(timeline(sites: [flat, leak], teardown: [0, 0]))
