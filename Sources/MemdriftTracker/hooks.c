@@ -165,6 +165,12 @@ int md_hooks_sample(size_t size, int zeroed, void **out) {
     return 1;
 }
 
+int md_hooks_sample_crossed(size_t size, int zeroed, void **out) {
+    if (!crossed()) return 0;
+    *out = zeroed ? recorded_calloc(size) : recorded_malloc(size);
+    return 1;
+}
+
 int md_hooks_wanted(size_t size) { return wanted(size); }
 
 uint32_t md_hooks_count_kept(size_t size) {

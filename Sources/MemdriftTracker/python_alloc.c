@@ -71,18 +71,30 @@ static uintptr_t cookie;
 
 /* ---- sampling: recorded requests come from glibc ---- */
 
-/* A small request: recorded from glibc when sampled, else pymalloc's. */
-static inline void *small(int domain, void *ctx, size_t size) {
+/* The countdown crossed zero at a small request: recorded from glibc, or pymalloc's after all
+ * (tracking is off). Out of line, so the common path saves no registers. */
+static __attribute__((noinline)) void *sampled(int domain, void *ctx, size_t count, size_t size, int zeroed) {
     void *p;
-    if (size <= SMALL_REQUEST && md_hooks_sample(size, 0, &p)) return p;
+    if (md_hooks_sample_crossed(count * size, zeroed, &p)) return p;
+    return zeroed ? started[domain].calloc(ctx, count, size) : started[domain].malloc(ctx, size);
+}
+
+/* A small request: recorded from glibc when sampled, else pymalloc's. The countdown is
+ * malloc's (hooks.c), taken here without a call. */
+static inline void *small(int domain, void *ctx, size_t size) {
+    if (size <= SMALL_REQUEST) {
+        md_countdown -= (int64_t)size;
+        if (MD_UNLIKELY(md_countdown <= 0)) return sampled(domain, ctx, 1, size, 0);
+    }
     return started[domain].malloc(ctx, size);
 }
 
 static inline void *small_zeroed(int domain, void *ctx, size_t count, size_t size) {
     size_t total;
-    void *p;
-    if (!__builtin_mul_overflow(count, size, &total) && total <= SMALL_REQUEST && md_hooks_sample(total, 1, &p))
-        return p;
+    if (!__builtin_mul_overflow(count, size, &total) && total <= SMALL_REQUEST) {
+        md_countdown -= (int64_t)total;
+        if (MD_UNLIKELY(md_countdown <= 0)) return sampled(domain, ctx, count, size, 1);
+    }
     return started[domain].calloc(ctx, count, size);
 }
 

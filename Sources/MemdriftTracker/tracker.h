@@ -113,6 +113,9 @@ const char *md_hooks_init(void);
  * recorded block from glibc (zeroed if asked; NULL when memory ran out), which free, realloc and
  * malloc_usable_size then handle as any other; else 0. Allocation-free apart from that block. */
 int md_hooks_sample(size_t size, int zeroed, void **out);
+/* md_hooks_sample for a caller that took `size` off md_countdown itself and found it crossed zero:
+ * the hook in front of pymalloc, whose common path is then a subtraction and a test. */
+int md_hooks_sample_crossed(size_t size, int zeroed, void **out);
 /* For an allocator in front of malloc that keeps the blocks it records (python_alloc.c in exact
  * mode), with a 16-byte tag of its own in each: whether an allocation of `size` bytes is recorded,
  * as malloc would decide; counting one under the caller's stack (its id is returned); and crediting
