@@ -137,18 +137,32 @@ static inline int walk(md_cfi_thread *t, const uintptr_t *fp, uintptr_t *out, in
 /* Allocation-free after the thread's first call (see find_stack); async-signal-safe in
  * that a call interrupting another on the same thread declines rather than touching the
  * cache. dl_iterate_phdr, on a miss, takes the loader's lock. */
-__attribute__((noinline)) int md_cfi_backtrace(uintptr_t *out, int max) {
+static inline __attribute__((always_inline)) int backtrace_from(const uintptr_t *fp, uintptr_t lo, uintptr_t hi,
+                                                                uintptr_t *out, int max) {
     md_cfi_thread *t = &md_cfi_self;
-    const uintptr_t *fp = __builtin_frame_address(0);
     if (max <= 0) return 0;
     if (t->busy) return decline(0, WHY_NOT_READY);
     t->busy = 1;
     atomic_signal_fence(memory_order_seq_cst);
     int why = prepare(t, (uintptr_t)fp);
+    /* Each frame of the chain lies above the last, and its two words below the stack's top. */
+    while (!why && fp[1] - lo < hi - lo) {
+        const uintptr_t *caller = (const uintptr_t *)fp[0];
+        if (caller <= fp || (uintptr_t)caller > t->stack_hi - 16 || ((uintptr_t)caller & 7)) why = WHY_OFF_STACK;
+        fp = caller;
+    }
     int n = why ? decline(0, why) : walk(t, fp, out, max);
     atomic_signal_fence(memory_order_seq_cst);
     t->busy = 0;
     return n;
+}
+
+__attribute__((noinline)) int md_cfi_backtrace(uintptr_t *out, int max) {
+    return backtrace_from(__builtin_frame_address(0), 0, 0, out, max);
+}
+
+__attribute__((noinline)) int md_cfi_backtrace_outside(uintptr_t lo, uintptr_t hi, uintptr_t *out, int max) {
+    return backtrace_from(__builtin_frame_address(0), lo, hi, out, max);
 }
 
 /* The calling thread's stack, [lo, hi), as the walk bounds its reads; 0 when unknown (a signal

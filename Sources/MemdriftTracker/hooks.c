@@ -79,7 +79,7 @@ static inline void *block_of(void *p) { return (char *)p - ((size_t)1 << tag_shi
 /* The id of the program's stack that called the hook, with the Python frames it runs when it
  * runs any. Caller holds the recursion guard. */
 static uint32_t caller_stack(void) {
-    uintptr_t addresses[MD_MAX_DEPTH], key[MD_MAX_KEY];
+    uintptr_t addresses[MD_MAX_DEPTH + MD_UNWIND_SLACK], key[MD_MAX_KEY];
     int n = md_unwind_capture(addresses, md_config.depth);
     int spliced = md_python_splice(addresses, n, key);
     return spliced ? md_stacks_intern(key, spliced) : md_stacks_intern(addresses, n);

@@ -169,7 +169,10 @@ void md_modules_unlock_after_fork(int child);
 
 /* Computes the address ranges of the tracker's and libunwind's code, to skip their frames. */
 void md_unwind_init(void);
-/* Captures up to `max` return addresses of the caller, skipping the tracker's own frames. */
+/* More than the tracker's frames above the allocator's caller. */
+#define MD_UNWIND_SLACK 8
+/* Captures up to `max` return addresses of the caller, skipping the tracker's own frames, into
+ * `out`, which has room for max + MD_UNWIND_SLACK (the walk writes the tracker's frames too). */
 int md_unwind_capture(uintptr_t *out, int max);
 /* Drops every cached unwinding rule: a module was (or is about to be) unloaded. */
 void md_unwind_forget_modules(void);
@@ -183,6 +186,10 @@ void md_unwind_forget_modules(void);
  * (pthread_getattr_np; see cfi_walk.c); may call dl_iterate_phdr on a cache miss.
  * Thread-safe; a call that interrupts another on the same thread returns -1. */
 int md_cfi_backtrace(uintptr_t *out, int max);
+/* md_cfi_backtrace from the first frame whose return address lies outside [lo, hi): the frames
+ * of the calling code there, which must keep frame pointers (the tracker's own, built with
+ * -fno-omit-frame-pointer), are stepped over by their rbp chain instead of by rules. */
+int md_cfi_backtrace_outside(uintptr_t lo, uintptr_t hi, uintptr_t *out, int max);
 /* Invalidates every thread's cached rules; each thread drops its own at its next
  * capture. Call it before and after dlclose. Async-signal-safe, allocation-free. */
 void md_cfi_flush(void);

@@ -8,6 +8,8 @@
 #define UNW_LOCAL_ONLY
 #include <libunwind.h>
 
+#include <string.h>
+
 #include "tracker.h"
 
 static md_object self, unwinder;
@@ -17,10 +19,6 @@ void md_unwind_init(void) {
     unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
     md_object_at((uintptr_t)&md_unwind_init, &self);
     md_object_at((uintptr_t)&unw_backtrace, &unwinder);
-}
-
-static int is_own(uintptr_t a) {
-    return (a >= self.start && a < self.end) || (a >= unwinder.start && a < unwinder.end);
 }
 
 /* Follows the frame-pointer chain from `fp`: JIT code (V8, BEAM with +JPperf, CPython's perf
@@ -61,19 +59,19 @@ static int step_backtrace(uintptr_t *out, int max) {
 }
 
 /* Allocation-free apart from the first walk on a thread (see cfi_walk.c); libunwind's local
- * unwinding does not call malloc. */
+ * unwinding does not call malloc. `out` has room for MD_UNWIND_SLACK entries beyond `max`. */
 int md_unwind_capture(uintptr_t *out, int max) {
-    enum { OWN_FRAMES = 8 }; /* more than the tracker's frames above the allocator's caller */
-    uintptr_t frames[MD_MAX_DEPTH + OWN_FRAMES];
-    int want = max + OWN_FRAMES;
-    int n = md_cfi_backtrace(frames, want);
-    if (n < 0) n = step_backtrace(frames, want);
+    int want = max + MD_UNWIND_SLACK;
+    int n = md_cfi_backtrace_outside(self.start, self.end, out, want);
+    if (n < 0) n = step_backtrace(out, want);
+    uintptr_t self_start = self.start, self_end = self.end, unwinder_start = unwinder.start,
+              unwinder_end = unwinder.end;
     int skip = 0;
-    while (skip < n && is_own(frames[skip]))
+    while (skip < n && ((out[skip] >= self_start && out[skip] < self_end) ||
+                        (out[skip] >= unwinder_start && out[skip] < unwinder_end)))
         skip++;
-    int kept = 0;
-    for (int i = skip; i < n && kept < max; i++)
-        out[kept++] = frames[i];
+    int kept = n - skip < max ? n - skip : max;
+    if (skip) memmove(out, out + skip, (size_t)kept * sizeof *out);
     return kept;
 }
 
