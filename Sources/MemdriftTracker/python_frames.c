@@ -22,6 +22,7 @@
  * walk (the stack keeps its native frames from there).
  */
 #include <pthread.h>
+#include <string.h>
 
 #include "python.h"
 
@@ -178,10 +179,23 @@ int md_python_splice(const uintptr_t *native, int n, uintptr_t *key) {
     if (!w.cache || !(w.frame = innermost_frame())) return 0;
     if (MD_UNLIKELY(!atomic_load_explicit(&md_py_running, memory_order_relaxed)))
         atomic_store_explicit(&md_py_running, 1, memory_order_relaxed);
-    int k = 0;
-    for (int i = 0; i < n; i++) {
-        if (i >= first && w.frame && is_evaluation(native[i])) k = take_run(&w, key, k);
-        key[k++] = native[i];
+    /* Runs of native frames are copied whole; each evaluation frame gets its Python frames first. */
+    const uintptr_t start = md_py_eval_start, span = md_py_eval_end - md_py_eval_start;
+    memcpy(key, native, (size_t)first * sizeof *key);
+    int k = first;
+    for (int i = first; i < n;) {
+        if (!w.frame) {
+            memcpy(key + k, native + i, (size_t)(n - i) * sizeof *key);
+            k += n - i;
+            break;
+        }
+        k = take_run(&w, key, k); /* native[i] is an evaluation frame */
+        int next = i + 1;
+        while (next < n && native[next] - 1 - start >= span)
+            next++;
+        memcpy(key + k, native + i, (size_t)(next - i) * sizeof *key);
+        k += next - i;
+        i = next;
     }
     while (w.frame)
         k = take_run(&w, key, k);
