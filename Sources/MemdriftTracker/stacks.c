@@ -105,13 +105,27 @@ int md_stacks_init(void) {
 
 uint32_t md_stacks_count(void) { return atomic_load_explicit(&stack_count, memory_order_acquire); }
 
+static inline uint64_t rotate(uint64_t x, unsigned by) { return (x << by) | (x >> (64 - by)); }
+
+/* Four independent lanes, so the multiplies overlap; mixed at the end so every address bit
+ * reaches the low bits the index uses. */
 static uint64_t hash_addresses(const uintptr_t *a, int n) {
-    uint64_t h = 0x9E3779B97F4A7C15ull ^ (uint64_t)n;
-    for (int i = 0; i < n; i++) {
-        h ^= a[i];
-        h *= 0xFF51AFD7ED558CCDull;
-        h ^= h >> 32;
+    const uint64_t m = 0xFF51AFD7ED558CCDull;
+    uint64_t h0 = 0x9E3779B97F4A7C15ull ^ (uint64_t)n, h1 = 0xC2B2AE3D27D4EB4Full, h2 = 0x165667B19E3779F9ull,
+             h3 = 0x27D4EB2F165667C5ull;
+    int i = 0;
+    for (; i + 4 <= n; i += 4) {
+        h0 = (h0 ^ a[i]) * m;
+        h1 = (h1 ^ a[i + 1]) * m;
+        h2 = (h2 ^ a[i + 2]) * m;
+        h3 = (h3 ^ a[i + 3]) * m;
     }
+    for (; i < n; i++)
+        h0 = (h0 ^ a[i]) * m;
+    uint64_t h = h0 ^ rotate(h1, 16) ^ rotate(h2, 32) ^ rotate(h3, 48);
+    h ^= h >> 33;
+    h *= 0xC4CEB9FE1A85EC53ull;
+    h ^= h >> 29;
     return h;
 }
 
