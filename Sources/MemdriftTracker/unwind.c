@@ -61,9 +61,8 @@ static int step_backtrace(uintptr_t *out, int max) {
 /* Allocation-free apart from the first walk on a thread (see cfi_walk.c); libunwind's local
  * unwinding does not call malloc. `out` has room for MD_UNWIND_SLACK entries beyond `max`. */
 int md_unwind_capture(uintptr_t *out, int max) {
-    int want = max + MD_UNWIND_SLACK;
-    int n = md_cfi_backtrace_outside(self.start, self.end, out, want);
-    if (n < 0) n = step_backtrace(out, want);
+    int n = md_cfi_backtrace_outside(self.start, self.end, out, max); /* starts past the tracker */
+    if (n < 0) n = step_backtrace(out, max + MD_UNWIND_SLACK);
     uintptr_t self_start = self.start, self_end = self.end, unwinder_start = unwinder.start,
               unwinder_end = unwinder.end;
     int skip = 0;
