@@ -169,10 +169,11 @@ void md_modules_unlock_after_fork(int child);
 
 /* Computes the address ranges of the tracker's and libunwind's code, to skip their frames. */
 void md_unwind_init(void);
-/* More than the tracker's frames above the allocator's caller. */
+/* More than the tracker's and libunwind's frames above the allocator's caller. */
 #define MD_UNWIND_SLACK 8
 /* Captures up to `max` return addresses of the caller, skipping the tracker's own frames, into
- * `out`, which has room for max + MD_UNWIND_SLACK (the walk writes the tracker's frames too). */
+ * `out`, which has room for max + MD_UNWIND_SLACK (when the tracker's walk declines, libunwind's
+ * writes those frames too before they are dropped). */
 int md_unwind_capture(uintptr_t *out, int max);
 /* Drops every cached unwinding rule: a module was (or is about to be) unloaded. */
 void md_unwind_forget_modules(void);
