@@ -85,15 +85,31 @@ static uint32_t caller_stack(void) {
     return spliced ? md_stacks_intern(key, spliced) : md_stacks_intern(addresses, n);
 }
 
-/* Unwinds, counts the block under its stack and writes the tag; returns the program's pointer.
- * Allocation-free; the recursion guard makes re-entry from a signal handler go untracked. */
-static void *record(void *block, unsigned shift, size_t size) {
+/* Counts an allocation of `size` bytes, with `tag_bytes` of tag, under the caller's stack; returns
+ * the stack's id. Allocation-free; the recursion guard makes re-entry from a signal handler go
+ * untracked. */
+static uint32_t count_alloc(size_t size, uint64_t tag_bytes) {
     int guard = md_guard_enter();
     uint32_t stack = caller_stack();
     uint64_t bytes, count;
     md_sample_weights(size, &bytes, &count);
-    md_count_alloc(stack, bytes, count, (uint64_t)1 << shift);
+    md_count_alloc(stack, bytes, count, tag_bytes);
     md_guard_leave(guard);
+    return stack;
+}
+
+/* Credits `stack` with the free of a counted block of `size` bytes and `tag_bytes` of tag. */
+static void count_free(uint32_t stack, size_t size, uint64_t tag_bytes) {
+    uint64_t bytes, count;
+    int guard = md_guard_enter();
+    md_sample_weights(size, &bytes, &count);
+    md_count_free(stack & (MD_MAX_STACKS - 1), bytes, count, tag_bytes);
+    md_guard_leave(guard);
+}
+
+/* Unwinds, counts the block under its stack and writes the tag; returns the program's pointer. */
+static void *record(void *block, unsigned shift, size_t size) {
+    uint32_t stack = count_alloc(size, (uint64_t)1 << shift);
     void *p = (char *)block + ((size_t)1 << shift);
     tag_of(p)[0] = size;
     tag_of(p)[1] = ((uint64_t)stack << 32) | ((uint64_t)shift << 4) | TAG_MARK | TAG_COUNTED;
@@ -103,12 +119,8 @@ static void *record(void *block, unsigned shift, size_t size) {
 /* Credits a tagged block's stack with its free (when it was counted and tracking is on). */
 static void forget(void *p) {
     uint64_t word = tag_of(p)[1];
-    if (!(word & TAG_COUNTED) || !tracking()) return;
-    uint64_t bytes, count;
-    int guard = md_guard_enter();
-    md_sample_weights(tag_of(p)[0], &bytes, &count);
-    md_count_free((uint32_t)(word >> 32) & (MD_MAX_STACKS - 1), bytes, count, (uint64_t)1 << tag_shift(word));
-    md_guard_leave(guard);
+    if ((word & TAG_COUNTED) && tracking())
+        count_free((uint32_t)(word >> 32), tag_of(p)[0], (uint64_t)1 << tag_shift(word));
 }
 
 /* Finds glibc's malloc_usable_size in libc itself, so a later preloaded allocator cannot answer. */
@@ -173,23 +185,10 @@ int md_hooks_sample_crossed(size_t size, int zeroed, void **out) {
 
 int md_hooks_wanted(size_t size) { return wanted(size); }
 
-uint32_t md_hooks_count_kept(size_t size) {
-    int guard = md_guard_enter();
-    uint32_t stack = caller_stack();
-    uint64_t bytes, count;
-    md_sample_weights(size, &bytes, &count);
-    md_count_alloc(stack, bytes, count, TAG_BYTES);
-    md_guard_leave(guard);
-    return stack;
-}
+uint32_t md_hooks_count_kept(size_t size) { return count_alloc(size, TAG_BYTES); }
 
 void md_hooks_uncount_kept(uint32_t stack, size_t size) {
-    if (!tracking()) return;
-    uint64_t bytes, count;
-    int guard = md_guard_enter();
-    md_sample_weights(size, &bytes, &count);
-    md_count_free(stack & (MD_MAX_STACKS - 1), bytes, count, TAG_BYTES);
-    md_guard_leave(guard);
+    if (tracking()) count_free(stack, size, TAG_BYTES);
 }
 
 static __attribute__((noinline)) void *allocate_counted_down(size_t size) {

@@ -62,7 +62,9 @@ static int step_backtrace(uintptr_t *out, int max) {
  * unwinding does not call malloc. `out` has room for MD_UNWIND_SLACK entries beyond `max`. */
 int md_unwind_capture(uintptr_t *out, int max) {
     int n = md_cfi_backtrace_outside(self.start, self.end, out, max); /* starts past the tracker */
-    if (n < 0) n = step_backtrace(out, max + MD_UNWIND_SLACK);
+    if (n >= 0) return n;
+    /* libunwind's walk starts in the tracker, inside libunwind: its frames and the tracker's go. */
+    n = step_backtrace(out, max + MD_UNWIND_SLACK);
     uintptr_t self_start = self.start, self_end = self.end, unwinder_start = unwinder.start,
               unwinder_end = unwinder.end;
     int skip = 0;
