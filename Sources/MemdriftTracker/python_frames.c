@@ -26,16 +26,16 @@
 
 #include "python.h"
 
-#define CACHE_SLOTS 1024u
+#define CACHE_BITS 10
+#define CACHE_SLOTS (1u << CACHE_BITS)
 #define MAX_FRAMES 4096    /* a longer chain is taken for a broken one */
 #define FUNCTION_BYTES 256 /* longer names are cut */
 #define FILE_BYTES 1024
 #define MAX_LINETABLE (1u << 24)
 
 typedef struct {
-    uintptr_t code, qualname, filename, linetable; /* code 0: empty */
-    long unit;
-    uint32_t source; /* the source frame's id */
+    uintptr_t code, instruction, qualname, filename, linetable; /* code 0: empty */
+    uint32_t source;                                            /* the source frame's id */
     int32_t first_line;
 } md_py_entry;
 
@@ -99,26 +99,25 @@ static int64_t name_source(uintptr_t code, long unit, uintptr_t qualname, uintpt
 
 /* The source frame of a Python frame: its id (UINT32_MAX when it cannot be kept), or -1 when the
  * frame does not look like one. */
-static int64_t source_of(md_py_cache *c, uintptr_t frame) {
+static inline __attribute__((always_inline)) int64_t source_of(md_py_cache *c, uintptr_t frame) {
     uintptr_t code = md_py_word(frame + md_py.frame_code);
     if (!code || (code & 7) || md_py_word(code + md_py.ob_type) != md_py_code_type) return -1;
     uintptr_t instruction = md_py_word(frame + md_py.frame_instr);
-    long unit = ((long)instruction - (long)(code + md_py.code_units)) / 2;
-    if (unit < -1) unit = -1;
     uintptr_t qualname = md_py_word(code + md_py.code_qualname), filename = md_py_word(code + md_py.code_filename);
     uintptr_t linetable = md_py_word(code + md_py.code_linetable);
     int first_line = *(const int32_t *)(code + md_py.code_firstlineno);
-    md_py_entry *e = &c->slots[((code >> 4) * 0x9E3779B1u + (uintptr_t)unit * 0x85EBCA6Bu) & (CACHE_SLOTS - 1)];
-    if (MD_LIKELY(e->code == code && e->unit == unit && e->qualname == qualname && e->filename == filename &&
-                  e->linetable == linetable && e->first_line == first_line))
+    md_py_entry *e = &c->slots[((code ^ (instruction << 7)) * 0x9E3779B97F4A7C15ull) >> (64 - CACHE_BITS)];
+    if (MD_LIKELY(e->code == code && e->instruction == instruction && e->qualname == qualname &&
+                  e->filename == filename && e->linetable == linetable && e->first_line == first_line))
         return e->source;
-    int64_t source = name_source(code, unit, qualname, filename, linetable, first_line);
+    long unit = ((long)instruction - (long)(code + md_py.code_units)) / 2;
+    int64_t source = name_source(code, unit < -1 ? -1 : unit, qualname, filename, linetable, first_line);
     if (source < 0 || source == UINT32_MAX) return source;
     *e = (md_py_entry){.code = code,
+                       .instruction = instruction,
                        .qualname = qualname,
                        .filename = filename,
                        .linetable = linetable,
-                       .unit = unit,
                        .source = (uint32_t)source,
                        .first_line = first_line};
     return source;
@@ -133,7 +132,7 @@ typedef struct {
 
 /* Appends to key[k..] the source keys of the Python frames one native evaluation runs, leaf first,
  * and moves the walk to the next evaluation's frames. Returns the new length. */
-static int take_run(md_py_walk *w, uintptr_t *key, int k) {
+static inline __attribute__((always_inline)) int take_run(md_py_walk *w, uintptr_t *key, int k) {
     while (w->frame && w->keep > 0) {
         uintptr_t f = w->frame;
         if ((f & 7) || --w->visits < 0) break;
