@@ -34,10 +34,40 @@ typedef struct {
 } md_rule;
 _Static_assert(sizeof(md_rule) == 16, "a rule is two words");
 
+#define MEMO_FRAMES 128
+#define MEMO_READS (2 * MEMO_FRAMES)
+#define MEMO_ANCHORS 32
+
+/* A word the walk read from the stack, and where. */
+typedef struct {
+    uintptr_t at, value;
+} md_read;
+
+/* A frame of a remembered walk where a later walk may join it: the registers there, how its rule
+ * steps, its place among the frames and reads, and whether the rest of the walk depends on the
+ * incoming rbp. */
+typedef struct {
+    uintptr_t sp, rbp;
+    uint64_t how; /* the frame's rule but its address (how_of) */
+    uint16_t frame, read;
+    uint8_t needs_rbp;
+} md_anchor;
+
+/* The outer part of the thread's last full walk, from its innermost anchor on (see cfi_walk.c):
+ * its return addresses, every stack word it read, and its anchors, innermost (lowest sp) first.
+ * No anchors: empty. */
+typedef struct {
+    int frames, reads, anchors;
+    uintptr_t ips[MEMO_FRAMES];
+    md_read log[MEMO_READS];
+    md_anchor anchor[MEMO_ANCHORS];
+} md_cfi_memo;
+
 /* One thread's state. The walk reads the stack bounds; the cache owns the rule tables. */
 typedef struct {
-    md_rule *near;  /* copies of rules, indexed by the frame's sp; checked against ip */
-    md_rule *slots; /* all rules: open addressing by ip, linear probing; mapped on first use */
+    md_rule *near;     /* copies of rules, indexed by the frame's sp; checked against ip */
+    md_rule *slots;    /* all rules: open addressing by ip, linear probing; mapped on first use */
+    md_cfi_memo *memo; /* mapped at the first walk that has an anchor */
     uint32_t capacity, used;
     uint32_t generation;
     int busy, retired;
@@ -50,6 +80,8 @@ typedef struct {
 extern __thread md_cfi_thread md_cfi_self __attribute__((tls_model("initial-exec")));
 /* Bumped by md_cfi_flush: a thread whose tables are older forgets them before its next walk. */
 extern _Atomic uint32_t md_cfi_generation;
+/* Code whose frames anchor remembered walks (md_cfi_anchor_code); span 0: none. */
+extern uintptr_t md_cfi_anchor_start, md_cfi_anchor_span;
 
 /* ---- cfi_eh_frame.c ---- */
 

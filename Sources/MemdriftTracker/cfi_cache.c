@@ -65,6 +65,7 @@ int md_cfi_renew(md_cfi_thread *t, uint32_t now) {
     } else {
         forget_all(t);
     }
+    if (t->memo) t->memo->anchors = 0; /* its rules may have changed */
     t->generation = now;
     return 0;
 }
@@ -78,5 +79,7 @@ void md_cfi_thread_exit(void) {
     t->retired = 1;
     if (t->slots) md_unmap(t->slots, (size_t)t->capacity * sizeof(md_rule));
     if (t->near) md_unmap(t->near, NEAR_SLOTS * sizeof(md_rule));
+    if (t->memo) md_unmap(t->memo, sizeof *t->memo);
     t->slots = t->near = NULL;
+    t->memo = NULL;
 }

@@ -12,15 +12,18 @@
  * time, never a wrong stack.
  */
 #include <pthread.h>
+#include <string.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
 #include "cfi.h"
 
 #ifdef MD_CFI_DIAGNOSTICS
-/* Test builds learn why, and at which return address, this thread's last capture declined. */
+/* Test builds learn why, and at which return address, this thread's last capture declined, and
+ * how many captures took remembered frames. */
 __thread int md_cfi_declined_why __attribute__((tls_model("initial-exec")));
 __thread uintptr_t md_cfi_declined_ip __attribute__((tls_model("initial-exec")));
+_Atomic unsigned long md_cfi_joins;
 const char *const md_cfi_reasons[] = {"not ready",    "no module", "no table", "no FDE",    "bad entry",  "bad CIE",
                                       "signal frame", "opcode",    "bad rule", "off stack", "other stack"};
 #endif
@@ -34,6 +37,13 @@ static int decline(uintptr_t ip, int why) {
     (void)why;
 #endif
     return -1;
+}
+
+uintptr_t md_cfi_anchor_start, md_cfi_anchor_span;
+
+void md_cfi_anchor_code(uintptr_t start, uintptr_t end) {
+    md_cfi_anchor_start = start;
+    md_cfi_anchor_span = end > start ? end - start : 0;
 }
 
 extern void *__libc_stack_end;
@@ -74,63 +84,225 @@ static int prepare(md_cfi_thread *t, uintptr_t sp) {
     return md_cfi_tables_ready(t);
 }
 
+/* The registers a walk carries from frame to frame: the frame's sp (the CFA of the one before),
+ * rbp and the return address. */
+typedef struct {
+    uintptr_t sp, rbp, ip;
+} md_regs;
+
+/* The thread's rule tables as a walk holds them (in registers); a cache miss may move them. */
+typedef struct {
+    md_rule *near, *slots;
+    size_t mask;
+} md_tables;
+
+/* What a walk being remembered logs: each stack word it reads, the frame it read it for, and
+ * whether it is a saved rbp (which matters only when a later frame's CFA depends on it); and
+ * whether the current frame's rule used rbp as it came in, or replaced it from the stack. */
+typedef struct {
+    md_read *reads;
+    uint16_t frame[MEMO_READS];
+    uint8_t saved_rbp[MEMO_READS];
+    int n, full, current;
+    uint8_t uses_rbp, loads_rbp;
+} md_log;
+
+static inline uintptr_t read_word(md_log *log, uintptr_t at, int saved_rbp) {
+    uintptr_t value = *(const uintptr_t *)at;
+    if (log) {
+        if (log->n == MEMO_READS) {
+            log->full = 1;
+            return value;
+        }
+        log->reads[log->n] = (md_read){at, value};
+        log->frame[log->n] = (uint16_t)log->current;
+        log->saved_rbp[log->n++] = (uint8_t)saved_rbp;
+        if (saved_rbp) log->loads_rbp = 1;
+    }
+    return value;
+}
+
+/* A rule's way of stepping (all but its address): two frames stepped alike from the same registers
+ * lead to the same caller. */
+static inline uint64_t how_of(const md_rule *r) { return ((const uint64_t *)r)[1]; }
+
+static inline int is_anchor(uintptr_t ip) { return ip - 1 - md_cfi_anchor_start < md_cfi_anchor_span; }
+
 /* Steps over a frame the common rules do not cover: a realigned one, whose CFA is read
  * from the frame, or the last one. Returns 1 with the CFA and the caller's rbp, 0 at the
  * end of the stack, or -1 to decline. Reads stay in [sp, hi). */
 static __attribute__((noinline)) int step_unusual(const md_rule *r, uintptr_t sp, uintptr_t hi, uintptr_t *cfa,
-                                                  uintptr_t *rbp) {
+                                                  uintptr_t *rbp, md_log *log) {
     if (r->kind != CFA_REALIGNED) return r->kind == FRAME_LAST ? 0 : decline(r->ip, r->extra);
+    if (log) log->uses_rbp = 1;
     uintptr_t at = *rbp + r->cfa_offset;
     if (at < sp || at > hi - 8) return decline(r->ip, WHY_OFF_STACK);
-    *cfa = *(const uintptr_t *)at;
+    *cfa = read_word(log, at, 0);
     if (*cfa <= sp || *cfa > hi || (*cfa & 7)) return decline(r->ip, WHY_OFF_STACK);
     if (r->extra == REG_SAME) return 1;
     at = (r->extra == REG_AT_CFA ? *cfa : *rbp) + r->rbp_offset;
     if (at < sp || at > *cfa - 8) return decline(r->ip, WHY_OFF_STACK);
-    *rbp = *(const uintptr_t *)at;
+    *rbp = read_word(log, at, 1);
     return 1;
 }
 
-/* Steps from our own frame (rbp-based, as __builtin_frame_address makes it) outwards.
- * Each CFA must be aligned and lie above the last (the frame's sp), at most at hi; the
- * return address and the saved rbp are then read from the frame being stepped, [sp, cfa). */
+/* The rule for the frame that returns to g->ip, through the table by sp, then the one by ip. */
+static inline __attribute__((always_inline)) const md_rule *rule_for(md_cfi_thread *t, md_tables *tb,
+                                                                     const md_regs *g) {
+    md_rule *r = &tb->near[(g->sp >> 4) & (NEAR_SLOTS - 1)];
+    if (MD_UNLIKELY(r->ip != g->ip)) {
+        const md_rule *found = probe(tb->slots, tb->mask, g->ip);
+        if (MD_UNLIKELY(!found)) {
+            found = md_cfi_learn(t, g->ip);
+            tb->slots = t->slots;
+            tb->mask = mask_of(t->capacity);
+        }
+        *r = *found;
+    }
+    return r;
+}
+
+/* Steps with rule `r` from the frame that returns to g->ip to its caller's: 1, 0 at the end of the
+ * stack, or -1 to decline. Each CFA must be aligned and lie above the frame's sp, at most at hi;
+ * the return address and the saved rbp are then read from the frame being stepped, [sp, cfa). */
+static inline __attribute__((always_inline)) int step(const md_rule *r, md_regs *g, uintptr_t hi, md_log *log) {
+    uintptr_t cfa;
+    if (MD_LIKELY(r->kind <= CFA_RBP)) {
+        if (log && r->kind == CFA_RBP) log->uses_rbp = 1;
+        cfa = (r->kind == CFA_RBP ? g->rbp : g->sp) + r->cfa_offset;
+        if (cfa <= g->sp || cfa > hi || (cfa & 7)) return decline(g->ip, WHY_OFF_STACK);
+        if (r->rbp_offset) {
+            uintptr_t at = cfa + r->rbp_offset;
+            if (at < g->sp) return decline(g->ip, WHY_OFF_STACK);
+            g->rbp = read_word(log, at, 1);
+        }
+    } else {
+        uintptr_t unusual_cfa, unusual_rbp = g->rbp; /* copies keep cfa and rbp in registers */
+        int status = step_unusual(r, g->sp, hi, &unusual_cfa, &unusual_rbp, log);
+        if (status <= 0) return status;
+        cfa = unusual_cfa;
+        g->rbp = unusual_rbp;
+    }
+    g->ip = read_word(log, cfa - 8, 0);
+    g->sp = cfa;
+    return 1;
+}
+
+/*
+ * Remembered walks. Most of a stack's outer frames are the same from one capture to the next (an
+ * interpreter's main loop and everything below it), so a thread keeps the outer part of its last
+ * full walk, from the frames of the anchor code (md_cfi_anchor_code) on, with the stack words that
+ * walk's result depends on. A later walk that reaches one of those anchors with the same sp and
+ * ip (and rbp, when the rest depends on it) takes the remembered frames from there if each of
+ * those words still holds the value it had: the walk is a function of its registers and of what
+ * it reads, so the frames are exactly the ones it would have found. A saved rbp that no later
+ * frame's CFA depends on is left out (code built without frame pointers keeps data in rbp).
+ * Checking a word costs a load and a comparison; stepping over a frame about thirty instructions.
+ */
+
+/* Walks on from anchor registers `g` to the end of the stack, logging, into the thread's memo;
+ * leaves it empty when the walk declines or does not fit. */
+static __attribute__((noinline)) void remember(md_cfi_thread *t, md_tables *tb, md_regs g) {
+    md_cfi_memo *m = t->memo;
+    if (!m && !(m = t->memo = md_map(sizeof *m))) return;
+    uint8_t uses[MEMO_FRAMES], loads[MEMO_FRAMES], needs_from[MEMO_FRAMES + 1];
+    md_log log = {.reads = m->log};
+    int frames = 0, anchors = 0;
+    m->anchors = 0;
+    while (g.ip) {
+        if (frames == MEMO_FRAMES) return;
+        const md_rule *r = rule_for(t, tb, &g);
+        if (is_anchor(g.ip)) {
+            if (anchors == MEMO_ANCHORS) return;
+            m->anchor[anchors++] = (md_anchor){.sp = g.sp, .rbp = g.rbp, .how = how_of(r), .frame = (uint16_t)frames};
+        }
+        m->ips[frames] = g.ip;
+        log.current = frames;
+        log.uses_rbp = log.loads_rbp = 0;
+        int status = step(r, &g, t->stack_hi, &log);
+        uses[frames] = log.uses_rbp;
+        loads[frames] = log.loads_rbp;
+        frames++;
+        if (status < 0 || log.full) return;
+        if (status == 0) break;
+    }
+    /* Whether the walk from each frame on uses rbp before it reloads it. */
+    needs_from[frames] = 0;
+    for (int f = frames; f-- > 0;)
+        needs_from[f] = uses[f] || (!loads[f] && needs_from[f + 1]);
+    int kept = 0, a = 0;
+    for (int i = 0; i < log.n; i++) {
+        while (a < anchors && m->anchor[a].frame <= log.frame[i])
+            m->anchor[a++].read = (uint16_t)kept;
+        if (!log.saved_rbp[i] || needs_from[log.frame[i] + 1]) m->log[kept++] = m->log[i];
+    }
+    while (a < anchors)
+        m->anchor[a++].read = (uint16_t)kept;
+    for (a = 0; a < anchors; a++)
+        m->anchor[a].needs_rbp = needs_from[m->anchor[a].frame];
+    m->frames = frames;
+    m->reads = kept;
+    m->anchors = anchors;
+}
+
+/* Where a walk stands against the thread's memo: the next anchor it may meet, and how far the
+ * remembered reads have been checked (log[checked..] hold; log[broken] does not). */
+typedef struct {
+    int next, checked, broken;
+} md_join;
+
+/* The index of the remembered frames a walk at `g`, about to step with rule `r`, may take from
+ * after its own frame, or -1. The anchor's return address may differ from g->ip: a frame stepped
+ * by the same rule from the same registers leads to the same caller. */
+static inline int join(const md_cfi_memo *m, md_join *j, const md_regs *g, const md_rule *r) {
+    while (j->next < m->anchors && m->anchor[j->next].sp < g->sp)
+        j->next++;
+    if (j->next == m->anchors) return -1;
+    const md_anchor *a = &m->anchor[j->next];
+    if (a->sp != g->sp || a->how != how_of(r) || (a->needs_rbp && a->rbp != g->rbp) || a->read <= j->broken) return -1;
+    const md_read *word = m->log + j->checked, *stop = m->log + a->read;
+    while (word > stop) {
+        word--;
+        if (*(const uintptr_t *)word->at != word->value) {
+            j->broken = (int)(word - m->log);
+            j->checked = j->broken + 1;
+            return -1;
+        }
+    }
+    j->checked = a->read;
+    return a->frame + 1;
+}
+
+/* Walks from our own frame (rbp-based, as __builtin_frame_address makes it) outwards, joining the
+ * thread's memo where it can, and remembering the walk's outer part when it could not. */
 static inline int walk(md_cfi_thread *t, const uintptr_t *fp, uintptr_t *out, int max) {
     const uintptr_t hi = t->stack_hi;
-    uintptr_t sp = (uintptr_t)fp + 16, rbp = fp[0], ip = fp[1], cfa;
-    md_rule *near = t->near, *slots = t->slots;
-    size_t mask = mask_of(t->capacity);
+    md_tables tb = {.near = t->near, .slots = t->slots, .mask = mask_of(t->capacity)};
+    md_regs g = {.sp = (uintptr_t)fp + 16, .rbp = fp[0], .ip = fp[1]}, first_anchor = {0};
+    const md_cfi_memo *m = t->memo;
+    md_join j = {.checked = m ? m->reads : 0, .broken = -1};
     uintptr_t *next = out, *end = out + max;
-    while (ip) {
-        *next++ = ip;
-        if (next == end) break;
-        md_rule *r = &near[(sp >> 4) & (NEAR_SLOTS - 1)];
-        if (MD_UNLIKELY(r->ip != ip)) {
-            const md_rule *found = probe(slots, mask, ip);
-            if (MD_UNLIKELY(!found)) {
-                found = md_cfi_learn(t, ip);
-                slots = t->slots;
-                mask = mask_of(t->capacity);
+    while (g.ip) {
+        *next++ = g.ip;
+        if (next == end) return max;
+        const md_rule *r = rule_for(t, &tb, &g);
+        if (MD_UNLIKELY(is_anchor(g.ip))) {
+            int from = m && m->anchors ? join(m, &j, &g, r) : -1;
+            if (from >= 0) {
+#ifdef MD_CFI_DIAGNOSTICS
+                atomic_fetch_add_explicit(&md_cfi_joins, 1, memory_order_relaxed);
+#endif
+                int n = m->frames - from < end - next ? m->frames - from : (int)(end - next);
+                memcpy(next, m->ips + from, (size_t)n * sizeof *next);
+                return (int)(next - out) + n;
             }
-            *r = *found;
+            if (!first_anchor.sp) first_anchor = g;
         }
-        if (MD_LIKELY(r->kind <= CFA_RBP)) {
-            cfa = (r->kind == CFA_RBP ? rbp : sp) + r->cfa_offset;
-            if (cfa <= sp || cfa > hi || (cfa & 7)) return decline(ip, WHY_OFF_STACK);
-            if (r->rbp_offset) {
-                uintptr_t at = cfa + r->rbp_offset;
-                if (at < sp) return decline(ip, WHY_OFF_STACK);
-                rbp = *(const uintptr_t *)at;
-            }
-        } else {
-            uintptr_t unusual_cfa, unusual_rbp = rbp; /* copies keep cfa and rbp in registers */
-            int status = step_unusual(r, sp, hi, &unusual_cfa, &unusual_rbp);
-            if (status <= 0) return status ? -1 : (int)(next - out);
-            cfa = unusual_cfa;
-            rbp = unusual_rbp;
-        }
-        ip = ((const uintptr_t *)cfa)[-1];
-        sp = cfa;
+        int status = step(r, &g, hi, NULL);
+        if (status < 0) return -1;
+        if (status == 0) break;
     }
+    if (first_anchor.sp) remember(t, &tb, first_anchor);
     return (int)(next - out);
 }
 

@@ -214,6 +214,7 @@ void md_python_init(void) {
     }
     md_py_eval_start = (uintptr_t)eval;
     md_py_eval_end = (uintptr_t)eval + symbol->st_size;
+    md_cfi_anchor_code(md_py_eval_start, md_py_eval_end); /* the frames below the loop rarely change */
     if (!major) return;
 
     const char *attached = "_PyThreadState_UncheckedGet";

@@ -199,6 +199,11 @@ void md_cfi_flush(void);
 void md_cfi_thread_exit(void);
 /* The calling thread's stack range [lo, hi): 1, or 0 when it is not known. */
 int md_cfi_stack_bounds(uintptr_t *lo, uintptr_t *hi);
+/* Names the code, [start, end), whose frames split a stack into a part that changes from capture
+ * to capture and one that mostly does not (an interpreter's evaluation loop): each thread
+ * remembers the walk beyond such frames and reuses it while every word it read is unchanged.
+ * Call it once, before the first capture. */
+void md_cfi_anchor_code(uintptr_t start, uintptr_t end);
 
 /* ---- python*.c: CPython's frames, read from the interpreter's own structures ---- */
 

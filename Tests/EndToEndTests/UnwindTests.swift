@@ -3,10 +3,11 @@ import Testing
 
 /// The tracker's own stack walker (cfi_*.c) against libunwind inside real programs: a preloaded
 /// checker (Tests/TrackerC/unwind-check.c) takes both stacks on every allocation and counts
-/// agreements, fallbacks to libunwind and mismatches, which must never happen.
+/// agreements, fallbacks to libunwind and mismatches, which must never happen, and how many
+/// walks took remembered frames beyond an anchor (`CFI_CHECK_ANCHOR`).
 @Suite(.serialized) struct UnwindTests {
     struct Counts {
-        var agreed = 0, fallbacks = 0, mismatches = 0
+        var agreed = 0, fallbacks = 0, mismatches = 0, joined = 0
     }
 
     static let checker: Result<String, CheckerBuildError> = {
@@ -21,6 +22,19 @@ import Testing
             tracker + "/cfi_walk.c", tracker + "/memory.c", "-lunwind", "-lpthread",
             "-o", output,
         ]
+        guard let built = try? launch("/usr/bin/cc", arguments), built.status == 0 else {
+            return .failure(CheckerBuildError(message: "cc failed"))
+        }
+        return .success(output)
+    }()
+
+    /// Tests/TrackerC/anchor-paths.c, built with its anchor exported.
+    static let anchorPaths: Result<String, CheckerBuildError> = {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../..")
+            .standardizedFileURL.path
+        guard let dir = try? scratchDirectory() else { return .failure(CheckerBuildError(message: "no scratch directory")) }
+        let output = dir + "/anchor-paths"
+        let arguments = ["-O2", "-rdynamic", root + "/Tests/TrackerC/anchor-paths.c", "-lpthread", "-o", output]
         guard let built = try? launch("/usr/bin/cc", arguments), built.status == 0 else {
             return .failure(CheckerBuildError(message: "cc failed"))
         }
@@ -47,6 +61,7 @@ import Testing
                 case "agreed": counts.agreed += value
                 case "fallback": counts.fallbacks += value
                 case "mismatch": counts.mismatches += value
+                case "joined": counts.joined += value
                 default: break
                 }
             }
@@ -65,11 +80,26 @@ import Testing
             for t in threads: t.join()
             print(work(10000))
             """
-        let (outcome, counts) = try check(["/usr/bin/python3", "-c", script], environment: ["PYTHONMALLOC": "malloc"])
+        let (outcome, counts) = try check(
+            ["/usr/bin/python3", "-c", script],
+            environment: ["PYTHONMALLOC": "malloc", "CFI_CHECK_ANCHOR": "_PyEval_EvalFrameDefault"])
         #expect(outcome.status == 0 && outcome.stdoutText == "10000\n", "\(outcome.stderrText)")
         #expect(counts.mismatches == 0, "\(outcome.stderrText)")
         #expect(counts.fallbacks == 0)
         #expect(counts.agreed > 200_000)
+        #expect(counts.joined > counts.agreed / 2, "the evaluation loop's outer frames are remembered")
+    }
+
+    /// Paths that differ only beyond the anchor: the same caller from two sites, frames sized at
+    /// run time (the anchor's own too, so its rbp moves while its sp stays), recursion, threads.
+    @Test func rememberedWalksJoinOnlyIdenticalStacks() throws {
+        let program = try Self.anchorPaths.get()
+        let (outcome, counts) = try check([program, "20000"], environment: ["CFI_CHECK_ANCHOR": "anchor_work"])
+        #expect(outcome.status == 0 && outcome.stdoutText == "20000\n", "\(outcome.stderrText)")
+        #expect(counts.mismatches == 0, "\(outcome.stderrText)")
+        #expect(counts.fallbacks == 0)
+        #expect(counts.agreed > 150_000)
+        #expect(counts.joined > 20_000)
     }
 
     @Test func sqliteStacksAgreeWithLibunwind() throws {
@@ -79,11 +109,13 @@ import Testing
             insert into t select x, hex(randomblob(24)) from c;
             select count(*) from t where b like '%AB%' or a % 2 = 0 > 0;
             """
-        let (outcome, counts) = try check(["/usr/bin/sqlite3", ":memory:", sql])
+        let (outcome, counts) = try check(
+            ["/usr/bin/sqlite3", ":memory:", sql], environment: ["CFI_CHECK_ANCHOR": "sqlite3_step"])
         #expect(outcome.status == 0, "\(outcome.stderrText)")
         #expect(counts.mismatches == 0, "\(outcome.stderrText)")
         #expect(counts.fallbacks == 0)
         #expect(counts.agreed > 10_000)
+        #expect(counts.joined > 0)
     }
 
     @Test func cppThreadsAndExamplesAgreeWithLibunwind() throws {

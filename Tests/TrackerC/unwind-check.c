@@ -4,8 +4,9 @@
  * Preload it (built with the cfi_*.c files, memory.c and -DMD_CFI_DIAGNOSTICS): every Nth
  * malloc, calloc or realloc of each thread (CFI_CHECK_EVERY, default 1) takes both
  * stacks from the same function and compares them frame by frame (every fourth
- * capture with a smaller `max`, to check truncation too). At exit it prints
- * agreed / fell back / mismatched counts to stderr and appends them to
+ * capture with a smaller `max`, to check truncation too). CFI_CHECK_ANCHOR names a function
+ * whose frames anchor remembered walks (md_cfi_anchor_code), so those are checked as well. At
+ * exit it prints agreed / fell back / mismatched / joined counts to stderr and appends them to
  * $CFI_CHECK_LOG if set. The first mismatches print both stacks.
  *
  * Built and run by the end-to-end UnwindTests (Tests/EndToEndTests/UnwindTests.swift):
@@ -40,6 +41,7 @@ extern void *__libc_realloc(void *, size_t);
 extern __thread int md_cfi_declined_why;
 extern __thread uintptr_t md_cfi_declined_ip;
 extern const char *const md_cfi_reasons[];
+extern _Atomic unsigned long md_cfi_joins;
 
 /* What hooks.c would provide: this checker interposes no mapping call, so libc's are the real ones. */
 void *md_real_mmap(void *address, size_t length, int prot, int flags, int fd, off_t offset) {
@@ -231,6 +233,7 @@ static void after_fork_child(void) {
     atomic_store(&mismatched, 0);
     atomic_store(&frames, 0);
     atomic_store(&shown, 0);
+    atomic_store(&md_cfi_joins, 0);
     for (int i = 0; i < 16; i++)
         atomic_store(&why_count[i], 0);
 }
@@ -240,6 +243,12 @@ __attribute__((constructor)) static void start(void) {
     const char *e = getenv("CFI_CHECK_EVERY");
     if (e && atol(e) > 0) every = (unsigned long)atol(e);
     real_dlclose = (int (*)(void *))dlsym(RTLD_NEXT, "dlclose");
+    const char *anchor = getenv("CFI_CHECK_ANCHOR");
+    void *code = anchor ? dlsym(RTLD_DEFAULT, anchor) : NULL;
+    Dl_info info;
+    const ElfW(Sym) *symbol = NULL;
+    if (code && dladdr1(code, &info, (void **)&symbol, RTLD_DL_SYMENT) && symbol)
+        md_cfi_anchor_code((uintptr_t)code, (uintptr_t)code + symbol->st_size);
     unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
     dl_iterate_phdr(find_self, NULL);
     pthread_key_create(&exit_key, thread_done);
@@ -262,10 +271,10 @@ __attribute__((destructor)) static void finish(void) {
     unsigned long c = atomic_load(&checked), a = atomic_load(&agreed), f = atomic_load(&fell_back);
     unsigned long x = atomic_load(&mismatched), fr = atomic_load(&frames);
     int len = snprintf(line, sizeof line,
-                       "cfi-check pid=%d comm=%s checked=%lu agreed=%lu fallback=%lu mismatch=%lu "
+                       "cfi-check pid=%d comm=%s checked=%lu agreed=%lu fallback=%lu mismatch=%lu joined=%lu "
                        "fallback_pct=%.3f avg_depth=%.1f",
-                       (int)getpid(), comm, c, a, f, x, c ? 100.0 * (double)f / (double)c : 0.0,
-                       a ? (double)fr / (double)a : 0.0);
+                       (int)getpid(), comm, c, a, f, x, atomic_load(&md_cfi_joins),
+                       c ? 100.0 * (double)f / (double)c : 0.0, a ? (double)fr / (double)a : 0.0);
     for (int i = 0; i < 16 && len < (int)sizeof line - 100; i++) {
         unsigned long n = atomic_load(&why_count[i]);
         if (!n) continue;
