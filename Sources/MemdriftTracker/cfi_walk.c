@@ -260,33 +260,42 @@ static inline int join(const md_cfi_memo *m, md_join *j, const md_regs *g, const
     if (j->next == m->anchors) return -1;
     const md_anchor *a = &m->anchor[j->next];
     if (a->sp != g->sp || a->how != how_of(r) || (a->needs_rbp && a->rbp != g->rbp) || a->read <= j->broken) return -1;
-    const md_read *word = m->log + j->checked, *stop = m->log + a->read;
-    while (word > stop) {
-        word--;
-        if (*(const uintptr_t *)word->at != word->value) {
-            j->broken = (int)(word - m->log);
-            j->checked = j->broken + 1;
-            return -1;
-        }
+    uintptr_t differ = 0; /* the common case, all equal, without a branch per word */
+    for (int i = a->read; i < j->checked; i++)
+        differ |= *(const uintptr_t *)m->log[i].at ^ m->log[i].value;
+    if (MD_UNLIKELY(differ)) {
+        for (int i = j->checked; i-- > a->read;)
+            if (*(const uintptr_t *)m->log[i].at != m->log[i].value) {
+                j->broken = i;
+                j->checked = i + 1;
+                break;
+            }
+        return -1;
     }
     j->checked = a->read;
     return a->frame + 1;
 }
 
 /* Walks from our own frame (rbp-based, as __builtin_frame_address makes it) outwards, joining the
- * thread's memo where it can, and remembering the walk's outer part when it could not. */
-static inline int walk(md_cfi_thread *t, const uintptr_t *fp, uintptr_t *out, int max) {
+ * thread's memo where it can, and remembering the walk's outer part when it could not. Sets
+ * *plain to where the frames with no return address into the anchor code begin. */
+static inline int walk(md_cfi_thread *t, const uintptr_t *fp, uintptr_t *out, int max, int *plain) {
     const uintptr_t hi = t->stack_hi;
     md_tables tb = {.near = t->near, .slots = t->slots, .mask = mask_of(t->capacity)};
     md_regs g = {.sp = (uintptr_t)fp + 16, .rbp = fp[0], .ip = fp[1]}, first_anchor = {0};
     const md_cfi_memo *m = t->memo;
     md_join j = {.checked = m ? m->reads : 0, .broken = -1};
     uintptr_t *next = out, *end = out + max;
+    int anchored = 0; /* past the last anchor frame so far */
     while (g.ip) {
         *next++ = g.ip;
-        if (next == end) return max;
+        if (next == end) {
+            *plain = max;
+            return max;
+        }
         const md_rule *r = rule_for(t, &tb, &g);
         if (MD_UNLIKELY(is_anchor(g.ip))) {
+            anchored = (int)(next - out);
             int from = m && m->anchors ? join(m, &j, &g, r) : -1;
             if (from >= 0) {
 #ifdef MD_CFI_DIAGNOSTICS
@@ -294,6 +303,12 @@ static inline int walk(md_cfi_thread *t, const uintptr_t *fp, uintptr_t *out, in
 #endif
                 int n = m->frames - from < end - next ? m->frames - from : (int)(end - next);
                 memcpy(next, m->ips + from, (size_t)n * sizeof *next);
+                int outermost = m->anchor[m->anchors - 1].frame; /* the memo's last anchor frame */
+                if (n < m->frames - from)
+                    anchored = anchored + n; /* cut short: anchors may lie anywhere in the copy */
+                else if (outermost >= from)
+                    anchored += outermost - from + 1;
+                *plain = anchored;
                 return (int)(next - out) + n;
             }
             if (!first_anchor.sp) first_anchor = g;
@@ -303,6 +318,7 @@ static inline int walk(md_cfi_thread *t, const uintptr_t *fp, uintptr_t *out, in
         if (status == 0) break;
     }
     if (first_anchor.sp) remember(t, &tb, first_anchor);
+    *plain = anchored;
     return (int)(next - out);
 }
 
@@ -310,8 +326,9 @@ static inline int walk(md_cfi_thread *t, const uintptr_t *fp, uintptr_t *out, in
  * that a call interrupting another on the same thread declines rather than touching the
  * cache. dl_iterate_phdr, on a miss, takes the loader's lock. */
 static inline __attribute__((always_inline)) int backtrace_from(const uintptr_t *fp, uintptr_t lo, uintptr_t hi,
-                                                                uintptr_t *out, int max) {
+                                                                uintptr_t *out, int max, int *plain) {
     md_cfi_thread *t = &md_cfi_self;
+    *plain = 0;
     if (max <= 0) return 0;
     if (t->busy) return decline(0, WHY_NOT_READY);
     t->busy = 1;
@@ -323,18 +340,20 @@ static inline __attribute__((always_inline)) int backtrace_from(const uintptr_t 
         if (caller <= fp || (uintptr_t)caller > t->stack_hi - 16 || ((uintptr_t)caller & 7)) why = WHY_OFF_STACK;
         fp = caller;
     }
-    int n = why ? decline(0, why) : walk(t, fp, out, max);
+    int n = why ? decline(0, why) : walk(t, fp, out, max, plain);
     atomic_signal_fence(memory_order_seq_cst);
     t->busy = 0;
     return n;
 }
 
 __attribute__((noinline)) int md_cfi_backtrace(uintptr_t *out, int max) {
-    return backtrace_from(__builtin_frame_address(0), 0, 0, out, max);
+    int plain;
+    return backtrace_from(__builtin_frame_address(0), 0, 0, out, max, &plain);
 }
 
-__attribute__((noinline)) int md_cfi_backtrace_outside(uintptr_t lo, uintptr_t hi, uintptr_t *out, int max) {
-    return backtrace_from(__builtin_frame_address(0), lo, hi, out, max);
+__attribute__((noinline)) int md_cfi_backtrace_outside(uintptr_t lo, uintptr_t hi, uintptr_t *out, int max,
+                                                       int *plain) {
+    return backtrace_from(__builtin_frame_address(0), lo, hi, out, max, plain);
 }
 
 /* The calling thread's stack, [lo, hi), as the walk bounds its reads; 0 when unknown (a signal

@@ -80,8 +80,9 @@ static inline void *block_of(void *p) { return (char *)p - ((size_t)1 << tag_shi
  * runs any. Caller holds the recursion guard. */
 static uint32_t caller_stack(void) {
     uintptr_t addresses[MD_MAX_DEPTH + MD_UNWIND_SLACK], key[MD_MAX_KEY];
-    int n = md_unwind_capture(addresses, md_config.depth);
-    int spliced = md_python_splice(addresses, n, key);
+    int plain;
+    int n = md_unwind_capture(addresses, md_config.depth, &plain);
+    int spliced = md_python_splice(addresses, n, plain, key);
     return spliced ? md_stacks_intern(key, spliced) : md_stacks_intern(addresses, n);
 }
 

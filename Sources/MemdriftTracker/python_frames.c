@@ -164,12 +164,13 @@ static md_py_cache *thread_cache(void) {
 }
 
 /* Allocation-free (the cache is md_map'd once per thread); see tracker.h. */
-int md_python_splice(const uintptr_t *native, int n, uintptr_t *key) {
+int md_python_splice(const uintptr_t *native, int n, int plain, uintptr_t *key) {
     if (!md_py_eval_end) return 0;
+    if (plain > n) plain = n;
     int first = 0;
-    while (first < n && !is_evaluation(native[first]))
+    while (first < plain && !is_evaluation(native[first]))
         first++;
-    if (first == n) return 0; /* no Python on this stack */
+    if (first == plain) return 0; /* no Python on this stack */
     if (!md_py_ready) {
         md_py_say_unsupported();
         return 0;
@@ -190,8 +191,9 @@ int md_python_splice(const uintptr_t *native, int n, uintptr_t *key) {
         }
         k = take_run(&w, key, k); /* native[i] is an evaluation frame */
         int next = i + 1;
-        while (next < n && native[next] - 1 - start >= span)
+        while (next < plain && native[next] - 1 - start >= span)
             next++;
+        if (next == plain) next = n; /* the rest has no evaluation frame */
         memcpy(key + k, native + i, (size_t)(next - i) * sizeof *key);
         k += next - i;
         i = next;

@@ -173,8 +173,9 @@ void md_unwind_init(void);
 #define MD_UNWIND_SLACK 8
 /* Captures up to `max` return addresses of the caller, skipping the tracker's own frames, into
  * `out`, which has room for max + MD_UNWIND_SLACK (when the tracker's walk declines, libunwind's
- * writes those frames too before they are dropped). */
-int md_unwind_capture(uintptr_t *out, int max);
+ * writes those frames too before they are dropped). Sets *plain to an index from which no frame
+ * returns into the anchor code (md_cfi_anchor_code); the count when that is not known. */
+int md_unwind_capture(uintptr_t *out, int max, int *plain);
 /* Drops every cached unwinding rule: a module was (or is about to be) unloaded. */
 void md_unwind_forget_modules(void);
 
@@ -189,8 +190,9 @@ void md_unwind_forget_modules(void);
 int md_cfi_backtrace(uintptr_t *out, int max);
 /* md_cfi_backtrace from the first frame whose return address lies outside [lo, hi): the frames
  * of the calling code there, which must keep frame pointers (the tracker's own, built with
- * -fno-omit-frame-pointer), are stepped over by their rbp chain instead of by rules. */
-int md_cfi_backtrace_outside(uintptr_t lo, uintptr_t hi, uintptr_t *out, int max);
+ * -fno-omit-frame-pointer), are stepped over by their rbp chain instead of by rules. Sets *plain
+ * to an index from which no frame returns into the anchor code (md_cfi_anchor_code). */
+int md_cfi_backtrace_outside(uintptr_t lo, uintptr_t hi, uintptr_t *out, int max, int *plain);
 /* Invalidates every thread's cached rules; each thread drops its own at its next
  * capture. Call it before and after dlclose. Async-signal-safe, allocation-free. */
 void md_cfi_flush(void);
@@ -213,10 +215,11 @@ void md_python_init(void);
 /* Splices the calling thread's Python frames into the native stack `native[0..n)`: writes to
  * `key` the native frames with, before each of CPython's evaluation frames, the source keys of the
  * Python frames it runs (leaf first), and after the last native frame those the walk did not
- * reach. Returns the key's length (at most MD_MAX_KEY), or 0 when there are no Python frames (the
+ * reach. native[plain..n) holds no evaluation frame (md_python_init makes the evaluation loop the
+ * walk's anchor code, so md_unwind_capture's `plain` says so). Returns the key's length (at most MD_MAX_KEY), or 0 when there are no Python frames (the
  * native stack is the key). Allocation-free; lock-free except the first time a thread sees a
  * Python line (sources.c). Never calls into Python beyond looking up the thread's state. */
-int md_python_splice(const uintptr_t *native, int n, uintptr_t *key);
+int md_python_splice(const uintptr_t *native, int n, int plain, uintptr_t *key);
 /* Releases the calling thread's cache of Python lines (thread exit). Allocation-free. */
 void md_python_thread_exit(void);
 /* Run by the writer thread at every tick: once Python code runs, puts the tracker in front of

@@ -60,8 +60,8 @@ static int step_backtrace(uintptr_t *out, int max) {
 
 /* Allocation-free apart from the first walk on a thread (see cfi_walk.c); libunwind's local
  * unwinding does not call malloc. `out` has room for MD_UNWIND_SLACK entries beyond `max`. */
-int md_unwind_capture(uintptr_t *out, int max) {
-    int n = md_cfi_backtrace_outside(self.start, self.end, out, max); /* starts past the tracker */
+int md_unwind_capture(uintptr_t *out, int max, int *plain) {
+    int n = md_cfi_backtrace_outside(self.start, self.end, out, max, plain); /* starts past the tracker */
     if (n >= 0) return n;
     /* libunwind's walk starts in the tracker, inside libunwind: its frames and the tracker's go. */
     n = step_backtrace(out, max + MD_UNWIND_SLACK);
@@ -73,6 +73,7 @@ int md_unwind_capture(uintptr_t *out, int max) {
         skip++;
     int kept = n - skip < max ? n - skip : max;
     if (skip) memmove(out, out + skip, (size_t)kept * sizeof *out);
+    *plain = kept;
     return kept;
 }
 

@@ -320,6 +320,59 @@ import Testing
         }
     }
 
+    /// Python called back from C (a generator `sorted` resumes, an `__init__` the type calls) runs
+    /// in evaluation frames of its own: each run of Python frames sits at its evaluation frame, the
+    /// C between them kept, and the interpreter's own frames (`main` and below) come last.
+    @Test func pythonCalledBackFromCKeepsItsPlaceInTheStack() throws {
+        let script = """
+            import time
+            kept = []
+            class Box:
+                def __init__(self, i):
+                    self.payload = {"i": i, "name": "box-%d" % i}  # builds the kept object
+            def build(n):
+                return sorted((Box(i) for i in range(n)), key=lambda b: -b.payload["i"])
+            def main():
+                for _ in range(30):
+                    kept.extend(build(400))
+                    time.sleep(0.02)
+            main()
+            """
+        let building =
+            (script.split(separator: "\n", omittingEmptySubsequences: false).firstIndex {
+                $0.contains("# builds the kept object")
+            } ?? -1) + 1
+        for (name, python) in Self.installed() {
+            let dir = try scratchDirectory()
+            let file = dir + "/callbacks.py"
+            try script.write(toFile: file, atomically: true, encoding: .utf8)
+            let (traced, session) = try record([python, file], flags: ["-q", "--interval", "200ms"])
+            #expect(traced.status == 0, "\(name): \(traced.stderrText)")
+            let heap = try #require(try TimelineReader.read(session).processes.first?.attributed[.heapMalloc], "\(name)")
+            let site = try #require(
+                heap.sites.first { site in
+                    site.frames.contains { frame in
+                        if case .source(let s) = frame { return s.file == file && s.line == building }
+                        return false
+                    }
+                }, "\(name): no site at the kept object's line")
+            let python = site.frames.enumerated().compactMap { i, frame -> (Int, String)? in
+                if case .source(let s) = frame, s.file == file { return (i, s.function) }
+                return nil
+            }
+            let functions = python.map(\.1)
+            #expect(
+                functions.count == 5 && functions[0] == "Box.__init__" && functions[1].hasSuffix("<genexpr>")
+                    && Array(functions.suffix(3)) == ["build", "main", "<module>"], "\(name): \(functions)")
+            if python.count == 5 {
+                #expect(python[1].0 > python[0].0 + 1, "\(name): C frames call __init__")
+                #expect(python[2].0 > python[1].0 + 1, "\(name): C frames (sorted) resume the generator")
+            }
+            let last = try #require(site.frames.last, "\(name)")
+            if case .source = last { Issue.record("\(name): the interpreter's own frames must come last: \(site.frames)") }
+        }
+    }
+
     /// An interpreter whose frames the tracker does not read keeps its native frames, and says so
     /// once on stderr, the program's own output untouched.
     @Test func anUnsupportedVersionSaysSoOnce() throws {
