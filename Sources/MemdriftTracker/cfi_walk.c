@@ -202,7 +202,8 @@ static inline __attribute__((always_inline)) int step(const md_rule *r, md_regs 
 
 /* Walks on from anchor registers `g` to the end of the stack, logging, into the thread's memo;
  * leaves it empty when the walk declines or does not fit. */
-static __attribute__((noinline)) void remember(md_cfi_thread *t, md_tables *tb, md_regs g) {
+static __attribute__((noinline)) void remember(md_cfi_thread *t, md_regs g) {
+    md_tables tables = {.near = t->near, .slots = t->slots, .mask = mask_of(t->capacity)}, *tb = &tables;
     md_cfi_memo *m = t->memo;
     if (!m && !(m = t->memo = md_map(sizeof *m))) return;
     uint8_t uses[MEMO_FRAMES], loads[MEMO_FRAMES], needs_from[MEMO_FRAMES + 1];
@@ -251,15 +252,15 @@ typedef struct {
     int next, checked, broken;
 } md_join;
 
-/* The index of the remembered frames a walk at `g`, about to step with rule `r`, may take from
- * after its own frame, or -1. The anchor's return address may differ from g->ip: a frame stepped
+/* The index of the remembered frames a walk at `sp` and `rbp`, about to step with rule `r`, may
+ * take from after its own frame, or -1. The anchor's return address may differ: a frame stepped
  * by the same rule from the same registers leads to the same caller. */
-static inline int join(const md_cfi_memo *m, md_join *j, const md_regs *g, const md_rule *r) {
-    while (j->next < m->anchors && m->anchor[j->next].sp < g->sp)
+static inline int join(const md_cfi_memo *m, md_join *j, uintptr_t sp, uintptr_t rbp, const md_rule *r) {
+    while (j->next < m->anchors && m->anchor[j->next].sp < sp)
         j->next++;
     if (j->next == m->anchors) return -1;
     const md_anchor *a = &m->anchor[j->next];
-    if (a->sp != g->sp || a->how != how_of(r) || (a->needs_rbp && a->rbp != g->rbp) || a->read <= j->broken) return -1;
+    if (a->sp != sp || a->how != how_of(r) || (a->needs_rbp && a->rbp != rbp) || a->read <= j->broken) return -1;
     uintptr_t differ = 0; /* the common case, all equal, without a branch per word */
     for (int i = a->read; i < j->checked; i++)
         differ |= *(const uintptr_t *)m->log[i].at ^ m->log[i].value;
@@ -278,9 +279,11 @@ static inline int join(const md_cfi_memo *m, md_join *j, const md_regs *g, const
 
 /* Walks from our own frame (rbp-based, as __builtin_frame_address makes it) outwards, joining the
  * thread's memo where it can, and remembering the walk's outer part when it could not. Sets
- * *plain to where the frames with no return address into the anchor code begin. */
-static inline int walk(md_cfi_thread *t, const uintptr_t *fp, uintptr_t *out, int max, int *plain) {
-    const uintptr_t hi = t->stack_hi;
+ * *plain to where the frames with no return address into the anchor code begin. Compiled twice:
+ * without anchor code (`anchors` 0) the loop is the plain walk. */
+static inline __attribute__((always_inline)) int walk(md_cfi_thread *t, const uintptr_t *fp, uintptr_t *out, int max,
+                                                      int *plain, const int anchors) {
+    const uintptr_t hi = t->stack_hi, anchor_start = md_cfi_anchor_start, anchor_span = md_cfi_anchor_span;
     md_tables tb = {.near = t->near, .slots = t->slots, .mask = mask_of(t->capacity)};
     md_regs g = {.sp = (uintptr_t)fp + 16, .rbp = fp[0], .ip = fp[1]}, first_anchor = {0};
     const md_cfi_memo *m = t->memo;
@@ -294,9 +297,9 @@ static inline int walk(md_cfi_thread *t, const uintptr_t *fp, uintptr_t *out, in
             return max;
         }
         const md_rule *r = rule_for(t, &tb, &g);
-        if (MD_UNLIKELY(is_anchor(g.ip))) {
+        if (anchors && MD_UNLIKELY(g.ip - 1 - anchor_start < anchor_span)) { /* is_anchor, range in registers */
             anchored = (int)(next - out);
-            int from = m && m->anchors ? join(m, &j, &g, r) : -1;
+            int from = m && m->anchors ? join(m, &j, g.sp, g.rbp, r) : -1;
             if (from >= 0) {
 #ifdef MD_CFI_DIAGNOSTICS
                 atomic_fetch_add_explicit(&md_cfi_joins, 1, memory_order_relaxed);
@@ -317,9 +320,19 @@ static inline int walk(md_cfi_thread *t, const uintptr_t *fp, uintptr_t *out, in
         if (status < 0) return -1;
         if (status == 0) break;
     }
-    if (first_anchor.sp) remember(t, &tb, first_anchor);
+    if (anchors && first_anchor.sp) remember(t, first_anchor);
     *plain = anchored;
     return (int)(next - out);
+}
+
+static __attribute__((noinline)) int walk_plain(md_cfi_thread *t, const uintptr_t *fp, uintptr_t *out, int max,
+                                                int *plain) {
+    return walk(t, fp, out, max, plain, 0);
+}
+
+static __attribute__((noinline)) int walk_anchored(md_cfi_thread *t, const uintptr_t *fp, uintptr_t *out, int max,
+                                                   int *plain) {
+    return walk(t, fp, out, max, plain, 1);
 }
 
 /* Allocation-free after the thread's first call (see find_stack); async-signal-safe in
@@ -340,7 +353,9 @@ static inline __attribute__((always_inline)) int backtrace_from(const uintptr_t 
         if (caller <= fp || (uintptr_t)caller > t->stack_hi - 16 || ((uintptr_t)caller & 7)) why = WHY_OFF_STACK;
         fp = caller;
     }
-    int n = why ? decline(0, why) : walk(t, fp, out, max, plain);
+    int n = why                  ? decline(0, why)
+            : md_cfi_anchor_span ? walk_anchored(t, fp, out, max, plain)
+                                 : walk_plain(t, fp, out, max, plain);
     atomic_signal_fence(memory_order_seq_cst);
     t->busy = 0;
     return n;
