@@ -192,12 +192,13 @@ static inline __attribute__((always_inline)) int step(const md_rule *r, md_regs 
  * Remembered walks. Most of a stack's outer frames are the same from one capture to the next (an
  * interpreter's main loop and everything below it), so a thread keeps the outer part of its last
  * full walk, from the frames of the anchor code (md_cfi_anchor_code) on, with the stack words that
- * walk's result depends on. A later walk that reaches one of those anchors with the same sp and
- * ip (and rbp, when the rest depends on it) takes the remembered frames from there if each of
- * those words still holds the value it had: the walk is a function of its registers and of what
- * it reads, so the frames are exactly the ones it would have found. A saved rbp that no later
- * frame's CFA depends on is left out (code built without frame pointers keeps data in rbp).
- * Checking a word costs a load and a comparison; stepping over a frame about thirty instructions.
+ * walk's result depends on. A later walk that reaches one of those anchors with the same sp, a rule
+ * that steps the same way (and the same rbp, when the rest depends on it) takes the remembered
+ * frames from there if each of those words still holds the value it had: the walk is a function
+ * of its registers and of what it reads, so the frames are exactly the ones it would have found. A
+ * saved rbp that no later frame's CFA depends on is left out (code built without frame pointers
+ * keeps data in rbp). Checking a word costs a load and a comparison; stepping over a frame about
+ * thirty instructions.
  */
 
 /* Walks on from anchor registers `g` to the end of the stack, logging, into the thread's memo;
