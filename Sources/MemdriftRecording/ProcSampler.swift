@@ -14,6 +14,8 @@ final class ProcSampler {
         var directory: String?
         var executable: String
         var traced: Bool
+        /// Not mapping the tracker yet, but preloading it: just exec'd, before the loader maps it.
+        var deciding = false
         var sequence: UInt64 = 0
         var firstMonotonic: UInt64
         var firstWall: UInt64
@@ -72,14 +74,34 @@ final class ProcSampler {
                 image = Image(
                     directory: nil, executable: executable, traced: tracker.map { ProcessTree.hasMapped($0, in: pid) } ?? false,
                     firstMonotonic: monotonicNanos(), firstWall: wallClockNanos())
+                image.deciding = !image.traced && preloadsTracker(pid, executable: executable)
             }
-            if !image.traced {
+            if image.deciding {
+                // Sampled between exec and the loader mapping the preload: decide at a later sample.
+                image.traced = tracker.map { ProcessTree.hasMapped($0, in: pid) } ?? false
+                image.deciding = !image.traced && monotonicNanos() - image.firstMonotonic < Self.loadingGrace
+            }
+            if !image.traced && !image.deciding {
                 if let warning = write(pid: pid, parent: stat.parent, image: &image, reason: reason) { warnings.append(warning) }
             }
             images[key] = image
         }
         images = images.filter { alive.contains($0.key) }
         return warnings
+    }
+
+    /// How long an image that preloads the tracker may take to map it before it counts as untraced
+    /// (a setuid program's loader ignores the preload).
+    static let loadingGrace: UInt64 = 1_000_000_000
+
+    /// Whether the process will map the tracker: LD_PRELOAD names it and a loader runs to honour it.
+    private func preloadsTracker(_ pid: pid_t, executable: String) -> Bool {
+        guard let tracker, let environment = readWholeTextFile("/proc/\(pid)/environ") else { return false }
+        let preload = environment.split(separator: "\0").first { $0.hasPrefix("LD_PRELOAD=") }
+        guard let entries = preload?.dropFirst("LD_PRELOAD=".count).split(whereSeparator: { $0 == ":" || $0 == " " }),
+            entries.contains(where: { Path.canonical(String($0)) == tracker })
+        else { return false }
+        return !PreloadCheck.isStaticELF(executable)
     }
 
     /// Writes one observed snapshot; returns a warning the first time writing fails.
