@@ -186,13 +186,23 @@ static void refresh(void) {
         if (modules[i].seen != generation) modules[i].loaded = 0;
 }
 
-static md_frame resolve_one(uintptr_t a) {
+static md_frame frame_in(uint32_t i, uintptr_t a) {
+    return ((md_frame)i << 48) | ((a - modules[i].base) & 0xFFFFFFFFFFFFull);
+}
+
+static int holds(uint32_t i, uintptr_t a) { return modules[i].loaded && a >= modules[i].start && a < modules[i].end; }
+
+/* `*last` is the module the previous frame was in: neighbouring frames mostly share one, and two
+ * loaded modules never overlap, so trying it first finds what the full search would. */
+static md_frame resolve_one(uintptr_t a, uint32_t *last) {
     if (md_is_source_key(a)) return a;
+    if (*last < module_count && holds(*last, a)) return frame_in(*last, a);
     /* Newest first: a reused address range belongs to the module loaded last. */
-    for (uint32_t i = module_count; i-- > 0;) {
-        const md_module *m = &modules[i];
-        if (m->loaded && a >= m->start && a < m->end) return ((md_frame)i << 48) | ((a - m->base) & 0xFFFFFFFFFFFFull);
-    }
+    for (uint32_t i = module_count; i-- > 0;)
+        if (holds(i, a)) {
+            *last = i;
+            return frame_in(i, a);
+        }
     return ((md_frame)MD_FRAME_NO_MODULE << 48) | (a & 0xFFFFFFFFFFFFull);
 }
 
@@ -206,8 +216,9 @@ void md_modules_resolve(const uintptr_t *addresses, int n, md_frame *out) {
                          ? addresses[i]
                          : ((md_frame)MD_FRAME_NO_MODULE << 48) | (addresses[i] & 0xFFFFFFFFFFFFull);
     } else {
+        uint32_t last = UINT32_MAX;
         for (int i = 0; i < n; i++)
-            out[i] = resolve_one(addresses[i]);
+            out[i] = resolve_one(addresses[i], &last);
     }
     md_lock_release(&module_lock);
 }
