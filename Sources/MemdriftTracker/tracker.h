@@ -216,9 +216,10 @@ void md_python_init(void);
  * `key` the native frames with, before each of CPython's evaluation frames, the source keys of the
  * Python frames it runs (leaf first), and after the last native frame those the walk did not
  * reach. native[plain..n) holds no evaluation frame (md_python_init makes the evaluation loop the
- * walk's anchor code, so md_unwind_capture's `plain` says so). Returns the key's length (at most MD_MAX_KEY), or 0 when there are no Python frames (the
- * native stack is the key). Allocation-free; lock-free except the first time a thread sees a
- * Python line (sources.c). Never calls into Python beyond looking up the thread's state. */
+ * walk's anchor code, so md_unwind_capture's `plain` says so). Returns the key's length (at most
+ * MD_MAX_KEY), or 0 when there are no Python frames (the native stack is the key). Allocation-free;
+ * lock-free except the first time a thread sees a Python line (sources.c). Never calls into Python
+ * beyond looking up the thread's state. */
 int md_python_splice(const uintptr_t *native, int n, int plain, uintptr_t *key);
 /* Releases the calling thread's cache of Python lines (thread exit). Allocation-free. */
 void md_python_thread_exit(void);
