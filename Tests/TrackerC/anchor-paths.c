@@ -90,12 +90,24 @@ static void *worker(void *argument) {
     long rounds = (long)argument;
     for (long r = 0; r < rounds; r++) {
         switch (r / 8 % 6) { /* a path for eight rounds, then the next */
-        case 0: site_one((int)r); break;
-        case 1: site_two((int)r); break;
-        case 2: sized((int)r, 1 + (int)(r % 7)); break;
-        case 3: shift_one((int)r); break;
-        case 4: shift_two((int)r); break;
-        default: nested((int)r, (int)(r / 4 % 4)); break;
+        case 0:
+            site_one((int)r);
+            break;
+        case 1:
+            site_two((int)r);
+            break;
+        case 2:
+            sized((int)r, 1 + (int)(r % 7));
+            break;
+        case 3:
+            shift_one((int)r);
+            break;
+        case 4:
+            shift_two((int)r);
+            break;
+        default:
+            nested((int)r, (int)(r / 4 % 4));
+            break;
         }
     }
     return NULL;
