@@ -51,8 +51,9 @@ enum CycleDetection {
             let noiseBar = noiseMultiple * stepNoise * Double(end - start).squareRoot()
             // The high must have lasted: a lone high sample is a transient spike (an outlier
             // of the snapshot), not a build-up, so the sample before the peak must already be
-            // in the upper half of the drop.
-            let sustained = start >= 1 && y[start - 1] >= y[start] - 0.5 * size
+            // above the lowest third of the drop. (A ramp sampled three times a cycle puts that
+            // sample at exactly half: a bar at half would leave it to noise.)
+            let sustained = start >= 1 && y[start - 1] >= y[start] - 2.0 / 3.0 * size
             if size >= minimumSize, size >= noiseBar, rise >= 0.5 * size, sustained {
                 result.append(Drop(peakIndex: start, troughIndex: end, size: size))
                 lowestSinceTrough = y[end]

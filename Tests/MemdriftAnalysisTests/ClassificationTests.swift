@@ -307,6 +307,28 @@ struct ClassificationEdgeTests {
         #expect(r.cycles == nil)
     }
 
+    /// Three snapshots a cycle (a 3 s batch at a 1 s interval): the sample before a peak sits a
+    /// third of the ramp below it, just under half of the drop when the ramp bends a little. That
+    /// is a build-up, not a lone spike, whichever side of one half it falls.
+    @Test("a sawtooth sampled three times a cycle is a sawtooth", arguments: [0.97, 1.0, 1.03])
+    func threeSamplesACycle(bend: Double) throws {
+        let ramp = [0, 1.5 * bend, 3.0].map { $0 * mib }
+        let values = (0..<30).map { i in 2 * mib + ramp[i % 3] + (i % 2 == 0 ? 8 : -8) * kib }
+        let r = TrendAnalyzer.classify(Series(values: values, interval: 1))
+        #expect(r.classification == .sawtooth, "\(r.reason)")
+        #expect((r.cycles?.count ?? 0) >= 8)
+    }
+
+    @Test("a spike whose sample before is under a third of the way up is no cycle")
+    func nearlyLoneSpikes() {
+        let values = (0..<60).map { i -> Double in
+            let step: Double = i % 10 == 8 ? 1.5 : i % 10 == 9 ? 5 : 0
+            return 10 * mib + step * mib + (i % 2 == 0 ? 8 : -8) * kib
+        }
+        let r = TrendAnalyzer.classify(Series(values: values, interval: 5))
+        #expect(r.classification == .stable, "\(r.reason)")
+    }
+
     @Test("a square wave (allocate, hold, release) is a sawtooth")
     func squareWave() throws {
         let s = Synthetic.series(sigma: 50 * kib, seed: 8) { t in
