@@ -54,7 +54,8 @@ typedef struct {
 } md_anchor;
 
 /* The outer part of the thread's last full walk, from its innermost anchor on (see cfi_walk.c):
- * its return addresses, every stack word it read, and its anchors, innermost (lowest sp) first.
+ * its return addresses, the stack words its result depends on, and its anchors, innermost (lowest
+ * sp) first.
  * No anchors: empty. */
 typedef struct {
     int frames, reads, anchors;
