@@ -65,10 +65,7 @@ static __attribute__((noinline)) int crossed(void) {
 /* Whether an allocation of `size` bytes is recorded: always in exact mode, by chance when
  * sampling. One thread-local countdown covers every case, so the common path of sampled and
  * untracked processes is a subtraction and a test. */
-static inline int wanted(size_t size) {
-    md_countdown -= (int64_t)size;
-    return MD_LIKELY(md_countdown > 0) ? 0 : crossed();
-}
+static inline int wanted(size_t size) { return MD_UNLIKELY(md_count_down(size)) ? crossed() : 0; }
 
 static inline uint64_t *tag_of(void *p) { return (uint64_t *)p - 2; }
 static inline int is_tagged(void *p) { return tags_in_use && (tag_of(p)[1] & TAG_MARK) != 0; }
@@ -173,9 +170,7 @@ static void *recorded_calloc(size_t size) {
 }
 
 int md_hooks_sample(size_t size, int zeroed, void **out) {
-    if (!wanted(size)) return 0;
-    *out = zeroed ? recorded_calloc(size) : recorded_malloc(size);
-    return 1;
+    return MD_UNLIKELY(md_count_down(size)) && md_hooks_sample_crossed(size, zeroed, out);
 }
 
 int md_hooks_sample_crossed(size_t size, int zeroed, void **out) {
@@ -198,8 +193,7 @@ static __attribute__((noinline)) void *allocate_counted_down(size_t size) {
 
 /* wanted() written out, with the decision out of line, so the common path saves no registers. */
 static inline void *allocate(size_t size) {
-    md_countdown -= (int64_t)size;
-    return MD_LIKELY(md_countdown > 0) ? __libc_malloc(size) : allocate_counted_down(size);
+    return MD_UNLIKELY(md_count_down(size)) ? allocate_counted_down(size) : __libc_malloc(size);
 }
 
 MD_EXPORT void *malloc(size_t size) { return allocate(size); }

@@ -82,19 +82,14 @@ static __attribute__((noinline)) void *sampled(int domain, void *ctx, size_t cou
 /* A small request: recorded from glibc when sampled, else pymalloc's. The countdown is
  * malloc's (hooks.c), taken here without a call. */
 static inline void *small(int domain, void *ctx, size_t size) {
-    if (size <= SMALL_REQUEST) {
-        md_countdown -= (int64_t)size;
-        if (MD_UNLIKELY(md_countdown <= 0)) return sampled(domain, ctx, 1, size, 0);
-    }
+    if (size <= SMALL_REQUEST && MD_UNLIKELY(md_count_down(size))) return sampled(domain, ctx, 1, size, 0);
     return started[domain].malloc(ctx, size);
 }
 
 static inline void *small_zeroed(int domain, void *ctx, size_t count, size_t size) {
     size_t total;
-    if (!__builtin_mul_overflow(count, size, &total) && total <= SMALL_REQUEST) {
-        md_countdown -= (int64_t)total;
-        if (MD_UNLIKELY(md_countdown <= 0)) return sampled(domain, ctx, count, size, 1);
-    }
+    if (!__builtin_mul_overflow(count, size, &total) && total <= SMALL_REQUEST && MD_UNLIKELY(md_count_down(total)))
+        return sampled(domain, ctx, count, size, 1);
     return started[domain].calloc(ctx, count, size);
 }
 

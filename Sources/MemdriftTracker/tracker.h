@@ -323,6 +323,12 @@ void md_sampling_init(uint64_t rate);
 /* Bytes this thread allocates before the malloc hooks look again (hooks.c): its next sample, 0 in
  * exact mode, a recheck interval while tracking is off. */
 extern __thread int64_t md_countdown __attribute__((tls_model("initial-exec")));
+/* Takes `size` off the countdown: 1 when it crossed zero, and the hooks decide whether to record.
+ * Inline, so a hook's common path is a subtraction and a test. */
+static inline int md_count_down(size_t size) {
+    md_countdown -= (int64_t)size;
+    return md_countdown <= 0;
+}
 /* Draws the next sampling interval after the countdown crossed zero; returns 1 (record this one).
  * Thread-local only; allocation-free. */
 int md_sample_crossed(void);
