@@ -126,7 +126,8 @@ static inline uintptr_t read_word(md_log *log, uintptr_t at, int saved_rbp) {
  * lead to the same caller. */
 static inline uint64_t how_of(const md_rule *r) { return ((const uint64_t *)r)[1]; }
 
-static inline int is_anchor(uintptr_t ip) { return ip - 1 - md_cfi_anchor_start < md_cfi_anchor_span; }
+/* Whether the frame returning to `ip` runs the anchor code [start, start + span). */
+static inline int is_anchor(uintptr_t ip, uintptr_t start, uintptr_t span) { return ip - 1 - start < span; }
 
 /* Steps over a frame the common rules do not cover: a realigned one, whose CFA is read
  * from the frame, or the last one. Returns 1 with the CFA and the caller's rbp, 0 at the
@@ -214,7 +215,7 @@ static __attribute__((noinline)) void remember(md_cfi_thread *t, md_regs g) {
     while (g.ip) {
         if (frames == MEMO_FRAMES) return;
         const md_rule *r = rule_for(t, tb, &g);
-        if (is_anchor(g.ip)) {
+        if (is_anchor(g.ip, md_cfi_anchor_start, md_cfi_anchor_span)) {
             if (anchors == MEMO_ANCHORS) return;
             m->anchor[anchors++] = (md_anchor){.sp = g.sp, .rbp = g.rbp, .how = how_of(r), .frame = (uint16_t)frames};
         }
@@ -298,7 +299,7 @@ static inline __attribute__((always_inline)) int walk(md_cfi_thread *t, const ui
             return max;
         }
         const md_rule *r = rule_for(t, &tb, &g);
-        if (anchors && MD_UNLIKELY(g.ip - 1 - anchor_start < anchor_span)) { /* is_anchor, range in registers */
+        if (anchors && MD_UNLIKELY(is_anchor(g.ip, anchor_start, anchor_span))) {
             anchored = (int)(next - out);
             int from = m && m->anchors ? join(m, &j, g.sp, g.rbp, r) : -1;
             if (from >= 0) {

@@ -180,7 +180,6 @@ int md_python_splice(const uintptr_t *native, int n, int plain, uintptr_t *key) 
     if (MD_UNLIKELY(!atomic_load_explicit(&md_py_running, memory_order_relaxed)))
         atomic_store_explicit(&md_py_running, 1, memory_order_relaxed);
     /* Runs of native frames are copied whole; each evaluation frame gets its Python frames first. */
-    const uintptr_t start = md_py_eval_start, span = md_py_eval_end - md_py_eval_start;
     memcpy(key, native, (size_t)first * sizeof *key);
     int k = first;
     for (int i = first; i < n;) {
@@ -191,7 +190,7 @@ int md_python_splice(const uintptr_t *native, int n, int plain, uintptr_t *key) 
         }
         k = take_run(&w, key, k); /* native[i] is an evaluation frame */
         int next = i + 1;
-        while (next < plain && native[next] - 1 - start >= span)
+        while (next < plain && !is_evaluation(native[next]))
             next++;
         if (next == plain) next = n; /* the rest has no evaluation frame */
         memcpy(key + k, native + i, (size_t)(next - i) * sizeof *key);

@@ -21,6 +21,10 @@ void md_unwind_init(void) {
     md_object_at((uintptr_t)&unw_backtrace, &unwinder);
 }
 
+static int is_own(uintptr_t a) {
+    return (a >= self.start && a < self.end) || (a >= unwinder.start && a < unwinder.end);
+}
+
 /* Follows the frame-pointer chain from `fp`: JIT code (V8, BEAM with +JPperf, CPython's perf
  * trampolines) has no unwind tables but keeps rbp. Every read stays inside the thread's stack,
  * aligned, and each frame must lie above the last, so a chain that is not one ends the walk. */
@@ -65,11 +69,8 @@ int md_unwind_capture(uintptr_t *out, int max, int *plain) {
     if (n >= 0) return n;
     /* libunwind's walk starts in the tracker, inside libunwind: its frames and the tracker's go. */
     n = step_backtrace(out, max + MD_UNWIND_SLACK);
-    uintptr_t self_start = self.start, self_end = self.end, unwinder_start = unwinder.start,
-              unwinder_end = unwinder.end;
     int skip = 0;
-    while (skip < n && ((out[skip] >= self_start && out[skip] < self_end) ||
-                        (out[skip] >= unwinder_start && out[skip] < unwinder_end)))
+    while (skip < n && is_own(out[skip]))
         skip++;
     int kept = n - skip < max ? n - skip : max;
     if (skip) memmove(out, out + skip, (size_t)kept * sizeof *out);
