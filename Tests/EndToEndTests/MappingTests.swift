@@ -111,8 +111,7 @@ extension TrackerTests {
 
     /// The table against a model that keeps every page, through mappings.c's C API without preloading.
     @Test func theMappingTableAgreesWithAPageByPageModel() throws {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../..")
-            .standardizedFileURL.path
+        let root = repositoryRoot
         let tracker = root + "/Sources/MemdriftTracker"
         let checker = try scratchDirectory() + "/mappings-check"
         let built = try launch(

@@ -14,11 +14,7 @@ import Testing
         ("3.13 (pyenv)", pyenv("3.13")),
     ]
 
-    static let app: String = {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../..")
-            .standardizedFileURL.path
-        return root + "/Examples/python-service/app.py"
-    }()
+    static let app = repositoryRoot + "/Examples/python-service/app.py"
 
     /// The line of app.py that carries `marker` in its comment.
     static func line(of marker: String) throws -> Int {
@@ -199,8 +195,7 @@ import Testing
     /// The tracker's location-table decoding against co_lines() of every code object of a few
     /// standard-library modules, for each interpreter (Tests/TrackerC/python-lines.c).
     @Test(.tags(.slow)) func lineTablesDecodeAsTheInterpreterDoes() throws {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../..")
-            .standardizedFileURL.path
+        let root = repositoryRoot
         let tracker = root + "/Sources/MemdriftTracker"
         let checker = try scratchDirectory() + "/python-lines"
         let built = try launch(

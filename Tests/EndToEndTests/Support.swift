@@ -20,6 +20,10 @@ enum Built {
     static var tracker: String { path("libmemdrift-preload.so") }
 }
 
+/// The repository's root (sources, Tests/TrackerC, Examples), found from this file.
+let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../..")
+    .standardizedFileURL.path
+
 /// The outcome of a finished process.
 struct Outcome {
     var status: Int32

@@ -10,36 +10,29 @@ import Testing
         var agreed = 0, fallbacks = 0, mismatches = 0, joined = 0
     }
 
-    static let checker: Result<String, CheckerBuildError> = {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../..")
-            .standardizedFileURL.path
-        let tracker = root + "/Sources/MemdriftTracker"
-        guard let dir = try? scratchDirectory() else { return .failure(CheckerBuildError(message: "no scratch directory")) }
-        let output = dir + "/unwind-check.so"
-        let arguments = [
+    static let checker = build(
+        "unwind-check.so",
+        [
             "-shared", "-fPIC", "-O2", "-D_GNU_SOURCE", "-DMD_CFI_DIAGNOSTICS", "-I" + tracker, "-I" + tracker + "/include",
-            root + "/Tests/TrackerC/unwind-check.c", tracker + "/cfi_eh_frame.c", tracker + "/cfi_cache.c",
+            repositoryRoot + "/Tests/TrackerC/unwind-check.c", tracker + "/cfi_eh_frame.c", tracker + "/cfi_cache.c",
             tracker + "/cfi_walk.c", tracker + "/memory.c", "-lunwind", "-lpthread",
-            "-o", output,
-        ]
-        guard let built = try? launch("/usr/bin/cc", arguments), built.status == 0 else {
-            return .failure(CheckerBuildError(message: "cc failed"))
-        }
-        return .success(output)
-    }()
+        ])
 
     /// Tests/TrackerC/anchor-paths.c, built with its anchor exported.
-    static let anchorPaths: Result<String, CheckerBuildError> = {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../..")
-            .standardizedFileURL.path
+    static let anchorPaths = build(
+        "anchor-paths", ["-O2", "-rdynamic", repositoryRoot + "/Tests/TrackerC/anchor-paths.c", "-lpthread"])
+
+    static let tracker = repositoryRoot + "/Sources/MemdriftTracker"
+
+    /// Builds `name` in a scratch directory with cc and `arguments`.
+    static func build(_ name: String, _ arguments: [String]) -> Result<String, CheckerBuildError> {
         guard let dir = try? scratchDirectory() else { return .failure(CheckerBuildError(message: "no scratch directory")) }
-        let output = dir + "/anchor-paths"
-        let arguments = ["-O2", "-rdynamic", root + "/Tests/TrackerC/anchor-paths.c", "-lpthread", "-o", output]
-        guard let built = try? launch("/usr/bin/cc", arguments), built.status == 0 else {
+        let output = dir + "/" + name
+        guard let built = try? launch("/usr/bin/cc", arguments + ["-o", output]), built.status == 0 else {
             return .failure(CheckerBuildError(message: "cc failed"))
         }
         return .success(output)
-    }()
+    }
 
     struct CheckerBuildError: Error { let message: String }
 
