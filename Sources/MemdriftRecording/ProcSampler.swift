@@ -67,19 +67,20 @@ final class ProcSampler {
             var image: Image
             if let known = images[key], known.executable == executable {
                 image = known
+                if image.deciding {
+                    // Sampled between exec and the loader mapping the preload: decided now, or later.
+                    image.traced = tracker.map { ProcessTree.hasMapped($0, in: pid) } ?? false
+                    image.deciding = !image.traced && monotonicNanos() - image.firstMonotonic < Self.loadingGrace
+                }
             } else {
                 // A new process, or an exec under a known pid: a new image, traced or not. A process
                 // that is exiting has no mappings left to tell: it is not taken for an untraced one.
-                if readWholeTextFile("/proc/\(pid)/maps")?.isEmpty == true { continue }
+                let maps = readWholeTextFile("/proc/\(pid)/maps")
+                if maps?.isEmpty == true { continue }
                 image = Image(
-                    directory: nil, executable: executable, traced: tracker.map { ProcessTree.hasMapped($0, in: pid) } ?? false,
+                    directory: nil, executable: executable, traced: tracker.map { maps?.contains($0) ?? false } ?? false,
                     firstMonotonic: monotonicNanos(), firstWall: wallClockNanos())
                 image.deciding = !image.traced && preloadsTracker(pid, executable: executable)
-            }
-            if image.deciding {
-                // Sampled between exec and the loader mapping the preload: decide at a later sample.
-                image.traced = tracker.map { ProcessTree.hasMapped($0, in: pid) } ?? false
-                image.deciding = !image.traced && monotonicNanos() - image.firstMonotonic < Self.loadingGrace
             }
             if !image.traced && !image.deciding {
                 if let warning = write(pid: pid, parent: stat.parent, image: &image, reason: reason) { warnings.append(warning) }
@@ -94,13 +95,16 @@ final class ProcSampler {
     /// (a setuid program's loader ignores the preload).
     static let loadingGrace: UInt64 = 1_000_000_000
 
-    /// Whether the process will map the tracker: LD_PRELOAD names it and a loader runs to honour it.
+    /// Whether the process may yet map the tracker: a loader runs, and LD_PRELOAD names the tracker
+    /// or the environment reads empty (in the middle of exec it does, before the new image's is set).
     private func preloadsTracker(_ pid: pid_t, executable: String) -> Bool {
         guard let tracker, let environment = readWholeTextFile("/proc/\(pid)/environ") else { return false }
-        let preload = environment.split(separator: "\0").first { $0.hasPrefix("LD_PRELOAD=") }
-        guard let entries = preload?.dropFirst("LD_PRELOAD=".count).split(whereSeparator: { $0 == ":" || $0 == " " }),
-            entries.contains(where: { Path.canonical(String($0)) == tracker })
-        else { return false }
+        if !environment.isEmpty {
+            let preload = environment.split(separator: "\0").first { $0.hasPrefix("LD_PRELOAD=") }
+            guard let entries = preload?.dropFirst("LD_PRELOAD=".count).split(whereSeparator: { $0 == ":" || $0 == " " }),
+                entries.contains(where: { Path.canonical(String($0)) == tracker })
+            else { return false }
+        }
         return !PreloadCheck.isStaticELF(executable)
     }
 
