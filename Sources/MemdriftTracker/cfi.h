@@ -38,11 +38,6 @@ _Static_assert(sizeof(md_rule) == 16, "a rule is two words");
 #define MEMO_READS (2 * MEMO_FRAMES)
 #define MEMO_ANCHORS 32
 
-/* A word the walk read from the stack, and where. */
-typedef struct {
-    uintptr_t at, value;
-} md_read;
-
 /* A frame of a remembered walk where a later walk may join it: the registers there, how its rule
  * steps, its place among the frames and reads, and whether the rest of the walk depends on the
  * incoming rbp. */
@@ -121,6 +116,24 @@ static inline const md_rule *probe(md_rule *slots, size_t mask, uintptr_t ip) {
         if (MD_LIKELY(r->ip == ip)) return r;
         if (!r->ip) return NULL;
     }
+}
+
+/* Where md_cfi_backtrace_outside, called from the frame at `fp`, would start its walk, without
+ * walking (the same frame-pointer steps over the code in [lo, hi)): 0, or -1 when the thread's
+ * stack is not known yet or the chain leaves it. For remembered captures (captures.c). */
+static inline int md_cfi_start(const uintptr_t *fp, uintptr_t lo, uintptr_t hi, md_capture_start *start) {
+    const md_cfi_thread *t = &md_cfi_self;
+    if (t->retired || (uintptr_t)fp - t->stack_lo >= t->stack_hi - t->stack_lo) return -1;
+    while (fp[1] - lo < hi - lo) {
+        const uintptr_t *caller = (const uintptr_t *)fp[0];
+        if (caller <= fp || (uintptr_t)caller > t->stack_hi - 16 || ((uintptr_t)caller & 7)) return -1;
+        fp = caller;
+    }
+    *start = (md_capture_start){.sp = (uintptr_t)fp + 16,
+                                .rbp = fp[0],
+                                .ip = fp[1],
+                                .generation = atomic_load_explicit(&md_cfi_generation, memory_order_relaxed)};
+    return 0;
 }
 
 #endif /* MEMDRIFT_CFI_H */

@@ -279,6 +279,21 @@ static inline int join(const md_cfi_memo *m, md_join *j, uintptr_t sp, uintptr_t
     return a->frame + 1;
 }
 
+/* Copies the memo's frames from index `from` on to next[0..), as far as `end`; returns how many and
+ * moves *anchored (how many frames the stack has up to its last anchor so far) past the last anchor
+ * among them. */
+static inline int take_remembered(const md_cfi_memo *m, int from, uintptr_t *next, const uintptr_t *end,
+                                  int *anchored) {
+    int n = m->frames - from < end - next ? m->frames - from : (int)(end - next);
+    memcpy(next, m->ips + from, (size_t)n * sizeof *next);
+    int outermost = m->anchor[m->anchors - 1].frame; /* the memo's last anchor frame */
+    if (n < m->frames - from)
+        *anchored += n; /* cut short: anchors may lie anywhere in the copy */
+    else if (outermost >= from)
+        *anchored += outermost - from + 1;
+    return n;
+}
+
 /* Walks from our own frame (rbp-based, as __builtin_frame_address makes it) outwards, joining the
  * thread's memo where it can, and remembering the walk's outer part when it could not. Sets
  * *plain to where the frames with no return address into the anchor code begin. Compiled twice:
@@ -306,13 +321,7 @@ static inline __attribute__((always_inline)) int walk(md_cfi_thread *t, const ui
 #ifdef MD_CFI_DIAGNOSTICS
                 atomic_fetch_add_explicit(&md_cfi_joins, 1, memory_order_relaxed);
 #endif
-                int n = m->frames - from < end - next ? m->frames - from : (int)(end - next);
-                memcpy(next, m->ips + from, (size_t)n * sizeof *next);
-                int outermost = m->anchor[m->anchors - 1].frame; /* the memo's last anchor frame */
-                if (n < m->frames - from)
-                    anchored = anchored + n; /* cut short: anchors may lie anywhere in the copy */
-                else if (outermost >= from)
-                    anchored += outermost - from + 1;
+                int n = take_remembered(m, from, next, end, &anchored);
                 *plain = anchored;
                 return (int)(next - out) + n;
             }
@@ -337,11 +346,75 @@ static __attribute__((noinline)) int walk_anchored(md_cfi_thread *t, const uintp
     return walk(t, fp, out, max, plain, 1);
 }
 
+/*
+ * Logged walks, for remembered captures (captures.c): the walk above, which logs every stack word
+ * it reads and, where it joins the thread's memo, takes the memo's words from the anchor on (each
+ * was just checked). A saved rbp is kept only when a later frame's CFA depends on it, as in
+ * remember(); `needs_rbp` says whether the frames depend on the rbp the walk started with.
+ */
+static __attribute__((noinline)) int walk_logged(md_cfi_thread *t, md_regs g, uintptr_t *out, int max, int *plain,
+                                                 md_capture_log *cl) {
+    const uintptr_t hi = t->stack_hi, anchor_start = md_cfi_anchor_start, anchor_span = md_cfi_anchor_span;
+    md_tables tb = {.near = t->near, .slots = t->slots, .mask = mask_of(t->capacity)};
+    const md_cfi_memo *m = t->memo;
+    md_join j = {.checked = m ? m->reads : 0, .broken = -1};
+    md_log log = {.reads = cl->reads};
+    uint8_t uses[MD_MAX_DEPTH], loads[MD_MAX_DEPTH], needs[MD_MAX_DEPTH + 1];
+    md_regs first_anchor = {0};
+    int frames = 0, stepped = 0, anchored = 0;
+    const md_anchor *joined = NULL;
+    if (cl->capacity < 2 * MEMO_READS || max > MD_MAX_DEPTH) return -1;
+    while (g.ip) {
+        out[frames++] = g.ip;
+        if (frames == max) {
+            anchored = max;
+            break;
+        }
+        const md_rule *r = rule_for(t, &tb, &g);
+        if (anchor_span && MD_UNLIKELY(is_anchor(g.ip, anchor_start, anchor_span))) {
+            anchored = frames;
+            int from = m && m->anchors ? join(m, &j, g.sp, g.rbp, r) : -1;
+            if (from >= 0) {
+                joined = &m->anchor[j.next]; /* steps this frame and the rest */
+                frames += take_remembered(m, from, out + frames, out + max, &anchored);
+                break;
+            }
+            if (!first_anchor.sp) first_anchor = g;
+        }
+        log.current = stepped;
+        log.uses_rbp = log.loads_rbp = 0;
+        int status = step(r, &g, hi, &log);
+        uses[stepped] = log.uses_rbp;
+        loads[stepped] = log.loads_rbp;
+        stepped++;
+        if (status < 0) return -1;
+        if (status == 0) break;
+    }
+    if (!joined && first_anchor.sp) remember(t, first_anchor);
+    *plain = anchored;
+    /* Whether the walk from each frame it stepped on uses rbp before it reloads it. */
+    needs[stepped] = joined ? joined->needs_rbp : 0;
+    for (int f = stepped; f-- > 0;)
+        needs[f] = uses[f] || (!loads[f] && needs[f + 1]);
+    int kept = 0;
+    for (int i = 0; i < log.n; i++)
+        if (!log.saved_rbp[i] || needs[log.frame[i] + 1]) cl->reads[kept++] = cl->reads[i];
+    if (joined) {
+        memcpy(cl->reads + kept, m->log + joined->read, (size_t)(m->reads - joined->read) * sizeof *m->log);
+        kept += m->reads - joined->read;
+    }
+    cl->n = kept;
+    cl->needs_rbp = needs[0];
+    if (log.full) cl->complete = 0;
+    return frames;
+}
+
 /* Allocation-free after the thread's first call (see find_stack); async-signal-safe in
  * that a call interrupting another on the same thread declines rather than touching the
  * cache. dl_iterate_phdr, on a miss, takes the loader's lock. */
 static inline __attribute__((always_inline)) int backtrace_from(const uintptr_t *fp, uintptr_t lo, uintptr_t hi,
-                                                                uintptr_t *out, int max, int *plain) {
+                                                                uintptr_t *out, int max, int *plain,
+                                                                md_capture_log *log, md_capture_start *start) {
     md_cfi_thread *t = &md_cfi_self;
     *plain = 0;
     if (max <= 0) return 0;
@@ -355,9 +428,16 @@ static inline __attribute__((always_inline)) int backtrace_from(const uintptr_t 
         if (caller <= fp || (uintptr_t)caller > t->stack_hi - 16 || ((uintptr_t)caller & 7)) why = WHY_OFF_STACK;
         fp = caller;
     }
-    int n = why                  ? decline(0, why)
-            : md_cfi_anchor_span ? walk_anchored(t, fp, out, max, plain)
-                                 : walk_plain(t, fp, out, max, plain);
+    int n;
+    if (why) {
+        n = decline(0, why);
+    } else if (log) {
+        md_regs g = {.sp = (uintptr_t)fp + 16, .rbp = fp[0], .ip = fp[1]};
+        *start = (md_capture_start){.sp = g.sp, .rbp = g.rbp, .ip = g.ip, .generation = t->generation};
+        n = walk_logged(t, g, out, max, plain, log);
+    } else {
+        n = md_cfi_anchor_span ? walk_anchored(t, fp, out, max, plain) : walk_plain(t, fp, out, max, plain);
+    }
     atomic_signal_fence(memory_order_seq_cst);
     t->busy = 0;
     return n;
@@ -365,12 +445,17 @@ static inline __attribute__((always_inline)) int backtrace_from(const uintptr_t 
 
 __attribute__((noinline)) int md_cfi_backtrace(uintptr_t *out, int max) {
     int plain;
-    return backtrace_from(__builtin_frame_address(0), 0, 0, out, max, &plain);
+    return backtrace_from(__builtin_frame_address(0), 0, 0, out, max, &plain, NULL, NULL);
 }
 
 __attribute__((noinline)) int md_cfi_backtrace_outside(uintptr_t lo, uintptr_t hi, uintptr_t *out, int max,
                                                        int *plain) {
-    return backtrace_from(__builtin_frame_address(0), lo, hi, out, max, plain);
+    return backtrace_from(__builtin_frame_address(0), lo, hi, out, max, plain, NULL, NULL);
+}
+
+__attribute__((noinline)) int md_cfi_backtrace_logged(uintptr_t lo, uintptr_t hi, uintptr_t *out, int max, int *plain,
+                                                      md_capture_log *log, md_capture_start *start) {
+    return backtrace_from(__builtin_frame_address(0), lo, hi, out, max, plain, log, start);
 }
 
 /* The calling thread's stack, [lo, hi), as the walk bounds its reads; 0 when unknown (a signal

@@ -73,22 +73,12 @@ static inline unsigned tag_shift(uint64_t word) { return (unsigned)(word >> 4) &
 /* glibc's block under a tagged pointer. */
 static inline void *block_of(void *p) { return (char *)p - ((size_t)1 << tag_shift(tag_of(p)[1])); }
 
-/* The id of the program's stack that called the hook, with the Python frames it runs when it
- * runs any. Caller holds the recursion guard. */
-static uint32_t caller_stack(void) {
-    uintptr_t addresses[MD_MAX_DEPTH + MD_UNWIND_SLACK], key[MD_MAX_KEY];
-    int plain;
-    int n = md_unwind_capture(addresses, md_config.depth, &plain);
-    int spliced = md_python_splice(addresses, n, plain, key);
-    return spliced ? md_stacks_intern(key, spliced) : md_stacks_intern(addresses, n);
-}
-
 /* Counts an allocation of `size` bytes, with `tag_bytes` of tag, under the caller's stack; returns
  * the stack's id. Allocation-free; the recursion guard makes re-entry from a signal handler go
  * untracked. */
 static uint32_t count_alloc(size_t size, uint64_t tag_bytes) {
     int guard = md_guard_enter();
-    uint32_t stack = caller_stack();
+    uint32_t stack = md_capture_stack();
     uint64_t bytes, count;
     md_sample_weights(size, &bytes, &count);
     md_count_alloc(stack, bytes, count, tag_bytes);
@@ -346,7 +336,7 @@ MD_EXPORT void *mmap(void *address, size_t length, int prot, int flags, int fd, 
     if (p != MAP_FAILED && pages(length)) {
         int error = errno;
         int kept = is_kept(flags), writable = kept && (prot & PROT_WRITE);
-        uint32_t stack = writable ? caller_stack() : MD_UNKNOWN_STACK;
+        uint32_t stack = writable ? md_capture_stack() : MD_UNKNOWN_STACK;
         md_mappings_add((uintptr_t)p, (uintptr_t)p + pages(length), kept, writable, stack);
         errno = error;
     }
@@ -392,7 +382,7 @@ MD_EXPORT void *mremap(void *old, size_t old_length, size_t new_length, int flag
     void *p;
     if (!before || (flags & MREMAP_DONTUNMAP)) {
         int state = md_mappings_state(start);
-        uint32_t stack = state > 0 ? caller_stack() : MD_UNKNOWN_STACK;
+        uint32_t stack = state > 0 ? md_capture_stack() : MD_UNKNOWN_STACK;
         p = md_real_mremap(old, old_length, new_length, flags, target);
         if (p == MAP_FAILED)
             error = errno;
@@ -403,7 +393,7 @@ MD_EXPORT void *mremap(void *old, size_t old_length, size_t new_length, int flag
         md_mappings_take(start, start + before, &taken);
         const md_mapping *last = taken.count ? &taken.list[taken.count - 1] : NULL;
         int grows = after > before && last && last->end == before; /* the mapping's end is the program's */
-        uint32_t stack = grows && last->writable ? caller_stack() : MD_UNKNOWN_STACK;
+        uint32_t stack = grows && last->writable ? md_capture_stack() : MD_UNKNOWN_STACK;
         p = md_real_mremap(old, old_length, new_length, flags, target);
         if (p == MAP_FAILED) {
             error = errno;
@@ -428,7 +418,7 @@ MD_EXPORT int mprotect(void *address, size_t length, int prot) {
     int error = errno, guard = md_guard_enter();
     uintptr_t end = start + pages(length);
     int writable = (prot & PROT_WRITE) != 0;
-    uint32_t stack = writable && md_mappings_commits(start, end) ? caller_stack() : MD_UNKNOWN_STACK;
+    uint32_t stack = writable && md_mappings_commits(start, end) ? md_capture_stack() : MD_UNKNOWN_STACK;
     md_mappings_protect(start, end, writable, stack);
     md_guard_leave(guard);
     errno = error;

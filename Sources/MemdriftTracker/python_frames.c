@@ -49,6 +49,15 @@ static __thread md_py_cache *cache __attribute__((tls_model("initial-exec")));
 
 static inline uint8_t byte_at(uintptr_t at) { return *(const uint8_t *)at; }
 
+/* The next frame a logged splice sees (see captures.c), or NULL when it does not log or its log is
+ * full (then the capture is not kept). */
+static inline md_py_seen *seen_next(md_capture_log *log) {
+    if (!log) return NULL;
+    if (log->seen_n < log->seen_capacity) return &log->seen[log->seen_n++];
+    log->complete = 0;
+    return NULL;
+}
+
 static inline int is_evaluation(uintptr_t return_address) {
     return return_address - 1 - md_py_eval_start < md_py_eval_end - md_py_eval_start;
 }
@@ -99,13 +108,22 @@ static int64_t name_source(uintptr_t code, long unit, uintptr_t qualname, uintpt
 
 /* The source frame of a Python frame: its id (UINT32_MAX when it cannot be kept), or -1 when the
  * frame does not look like one. */
-static inline __attribute__((always_inline)) int64_t source_of(md_py_cache *c, uintptr_t frame) {
+static inline __attribute__((always_inline)) int64_t source_of(md_py_cache *c, uintptr_t frame, md_py_seen *seen) {
     uintptr_t code = md_py_word(frame + md_py.frame_code);
     if (!code || (code & 7) || md_py_word(code + md_py.ob_type) != md_py_code_type) return -1;
     uintptr_t instruction = md_py_word(frame + md_py.frame_instr);
     uintptr_t qualname = md_py_word(code + md_py.code_qualname), filename = md_py_word(code + md_py.code_filename);
     uintptr_t linetable = md_py_word(code + md_py.code_linetable);
     int first_line = *(const int32_t *)(code + md_py.code_firstlineno);
+    if (seen) {
+        seen->code = code;
+        seen->instruction = instruction;
+        seen->qualname = qualname;
+        seen->filename = filename;
+        seen->linetable = linetable;
+        seen->first_line = first_line;
+        seen->named = 1;
+    }
     md_py_entry *e = &c->slots[((code ^ (instruction << 7)) * 0x9E3779B97F4A7C15ull) >> (64 - CACHE_BITS)];
     if (MD_LIKELY(e->code == code && e->instruction == instruction && e->qualname == qualname &&
                   e->filename == filename && e->linetable == linetable && e->first_line == first_line))
@@ -123,9 +141,11 @@ static inline __attribute__((always_inline)) int64_t source_of(md_py_cache *c, u
     return source;
 }
 
-/* Where a walk of the chain is: the next frame (0 when done), frames left to visit and to keep. */
+/* Where a walk of the chain is: the next frame (0 when done), frames left to visit and to keep, and
+ * the log of what it read (NULL: none). */
 typedef struct {
     md_py_cache *cache;
+    md_capture_log *log;
     uintptr_t frame;
     int visits, keep;
 } md_py_walk;
@@ -137,19 +157,32 @@ static inline __attribute__((always_inline)) int take_run(md_py_walk *w, uintptr
         uintptr_t f = w->frame;
         if ((f & 7) || --w->visits < 0) break;
         uintptr_t previous = md_py_word(f + md_py.frame_previous);
-        if (md_py.frame_is_entry < 0 && byte_at(f + md_py.frame_owner) == MD_PY_OWNED_BY_CSTACK) {
-            w->frame = previous; /* the evaluation's entry frame: its run is over */
-            return k;
+        md_py_seen *seen = seen_next(w->log);
+        if (seen) *seen = (md_py_seen){.previous = previous};
+        if (md_py.frame_is_entry < 0) {
+            uint8_t owner = byte_at(f + md_py.frame_owner);
+            if (seen) seen->boundary = owner;
+            if (owner == MD_PY_OWNED_BY_CSTACK) {
+                w->frame = previous; /* the evaluation's entry frame: its run is over */
+                return k;
+            }
         }
-        int64_t source = source_of(w->cache, f);
+        int64_t source = source_of(w->cache, f, seen);
         if (source < 0) break;
         if (source != UINT32_MAX) {
             key[k++] = MD_SOURCE_KEY(source);
             w->keep--;
+        } else if (w->log) {
+            w->log->complete = 0; /* the next capture may find room for it */
         }
         w->frame = previous;
-        if (md_py.frame_is_entry >= 0 && byte_at(f + (uint32_t)md_py.frame_is_entry)) return k;
+        if (md_py.frame_is_entry >= 0) {
+            uint8_t entry = byte_at(f + (uint32_t)md_py.frame_is_entry);
+            if (seen) seen->boundary = entry;
+            if (entry) return k;
+        }
     }
+    if (w->log && w->frame && w->keep > 0) w->log->complete = 0; /* a frame that is not one */
     w->frame = 0; /* the end, or a frame that is not one: the rest stays native */
     return k;
 }
@@ -163,8 +196,9 @@ static md_py_cache *thread_cache(void) {
     return c;
 }
 
-/* Allocation-free (the cache is md_map'd once per thread); see tracker.h. */
-int md_python_splice(const uintptr_t *native, int n, int plain, uintptr_t *key) {
+/* md_python_splice with a log, or without (log NULL, innermost looked up here); compiled twice. */
+static inline __attribute__((always_inline)) int splice(const uintptr_t *native, int n, int plain, uintptr_t *key,
+                                                        uintptr_t innermost, md_capture_log *log) {
     if (!md_py_eval_end) return 0;
     if (plain > n) plain = n;
     int first = 0;
@@ -175,8 +209,12 @@ int md_python_splice(const uintptr_t *native, int n, int plain, uintptr_t *key) 
         md_py_say_unsupported();
         return 0;
     }
-    md_py_walk w = {.cache = thread_cache(), .visits = MAX_FRAMES, .keep = md_config.depth};
-    if (!w.cache || !(w.frame = innermost_frame())) return 0;
+    md_py_walk w = {.cache = thread_cache(), .log = log, .visits = MAX_FRAMES, .keep = md_config.depth};
+    if (w.cache) w.frame = log ? innermost : innermost_frame();
+    if (!w.frame) {
+        if (log) log->complete = 0; /* not yet, or no longer, a Python thread */
+        return 0;
+    }
     if (MD_UNLIKELY(!atomic_load_explicit(&md_py_running, memory_order_relaxed)))
         atomic_store_explicit(&md_py_running, 1, memory_order_relaxed);
     /* Runs of native frames are copied whole; each evaluation frame gets its Python frames first. */
@@ -200,6 +238,46 @@ int md_python_splice(const uintptr_t *native, int n, int plain, uintptr_t *key) 
     while (w.frame)
         k = take_run(&w, key, k);
     return k;
+}
+
+/* Allocation-free (the cache is md_map'd once per thread); see tracker.h. */
+int md_python_splice(const uintptr_t *native, int n, int plain, uintptr_t *key) {
+    return splice(native, n, plain, key, 0, NULL);
+}
+
+int md_python_splice_logged(const uintptr_t *native, int n, int plain, uintptr_t *key, uintptr_t innermost,
+                            md_capture_log *log) {
+    return splice(native, n, plain, key, innermost, log);
+}
+
+int md_python_holds(uintptr_t frame, const md_py_seen *seen, int n) {
+    /* The layout in locals: the loads below could alias md_py, which would be read again each time. */
+    const md_py_layout py = md_py;
+    const uintptr_t code_type = md_py_code_type;
+    const int owned = py.frame_is_entry < 0; /* 3.12+: the owner byte comes first */
+    const uintptr_t boundary_at = owned ? py.frame_owner : (uint32_t)py.frame_is_entry;
+    for (const md_py_seen *s = seen; s < seen + n; frame = s->previous, s++) {
+        if (md_py_word(frame + py.frame_previous) != s->previous) return 0;
+        if (owned && byte_at(frame + boundary_at) != s->boundary) return 0;
+        if (!s->named) continue;
+        uintptr_t code = md_py_word(frame + py.frame_code);
+        if (code != s->code || md_py_word(code + py.ob_type) != code_type ||
+            md_py_word(frame + py.frame_instr) != s->instruction ||
+            md_py_word(code + py.code_qualname) != s->qualname || md_py_word(code + py.code_filename) != s->filename ||
+            md_py_word(code + py.code_linetable) != s->linetable ||
+            *(const int32_t *)(code + py.code_firstlineno) != s->first_line)
+            return 0;
+        if (!owned && byte_at(frame + boundary_at) != s->boundary) return 0;
+    }
+    return 1;
+}
+
+uintptr_t md_python_innermost(uintptr_t *instruction) {
+    *instruction = 0;
+    if (!md_py_eval_end || !md_py_ready) return 0;
+    uintptr_t frame = innermost_frame();
+    if (frame && !(frame & 7)) *instruction = md_py_word(frame + md_py.frame_instr);
+    return frame;
 }
 
 void md_python_thread_exit(void) {

@@ -89,6 +89,7 @@ static md_index *new_index(uint32_t capacity) {
 
 static void thread_exit(void *block) {
     md_thread_retire(block);
+    md_captures_thread_exit();
     md_cfi_thread_exit();
     md_python_thread_exit();
 }

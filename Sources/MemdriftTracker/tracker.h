@@ -165,6 +165,47 @@ uint32_t md_modules_count(void);
 void md_modules_lock_for_fork(void);
 void md_modules_unlock_after_fork(int child);
 
+/* ---- captures.c: a thread's recent captures, reused while what they read is unchanged ---- */
+
+/* A stack word a capture's walk read: where, and what it held. */
+typedef struct {
+    uintptr_t at, value;
+} md_read;
+
+/* A Python frame as a capture's splice saw it (python_frames.c): the words of the frame and of its
+ * code object that it read. */
+typedef struct {
+    uintptr_t previous, code, instruction, qualname, filename, linetable;
+    int32_t first_line;
+    uint8_t boundary; /* the frame's owner (3.12+) or is_entry (3.11) byte */
+    uint8_t named;    /* whether its code was read: all but 3.12's entry frames */
+} md_py_seen;
+
+/* What a capture's result depends on, logged as it is taken: the stack words its walk read,
+ * whether the walk depends on the rbp it started with, and the Python frames its splice read in
+ * the order it read them; `complete` cleared when the result depends on something not logged. */
+typedef struct {
+    md_read *reads;
+    int n, capacity, needs_rbp;
+    md_py_seen *seen;
+    int seen_n, seen_capacity;
+    int complete;
+} md_capture_log;
+
+/* Where a capture's walk starts, the first frame outside the tracker, and the generation of the
+ * thread's unwinding rules then. */
+typedef struct {
+    uintptr_t sp, rbp, ip;
+    uint32_t generation;
+} md_capture_start;
+
+/* The id of the program's stack that called the hook (native frames, with the Python frames
+ * each evaluation frame runs): a capture, or a remembered one when every word it read still holds
+ * the same value. Caller holds the recursion guard. Allocation-free but for the thread's table. */
+uint32_t md_capture_stack(void);
+/* Releases the calling thread's remembered captures (thread exit). */
+void md_captures_thread_exit(void);
+
 /* ---- unwind.c ---- */
 
 /* Computes the address ranges of the tracker's and libunwind's code, to skip their frames. */
@@ -176,6 +217,11 @@ void md_unwind_init(void);
  * writes those frames too before they are dropped). Sets *plain to an index from which no frame
  * returns into the anchor code (md_cfi_anchor_code); the count when that is not known. */
 int md_unwind_capture(uintptr_t *out, int max, int *plain);
+/* md_unwind_capture, logging into `log` what the frames depend on and where the walk started;
+ * log->complete is cleared when the walk is not one the log can vouch for (libunwind's). */
+int md_unwind_capture_logged(uintptr_t *out, int max, int *plain, md_capture_log *log, md_capture_start *start);
+/* The tracker's own code, whose frames a capture skips. */
+extern md_object md_unwind_tracker;
 /* Drops every cached unwinding rule: a module was (or is about to be) unloaded. */
 void md_unwind_forget_modules(void);
 
@@ -193,6 +239,10 @@ int md_cfi_backtrace(uintptr_t *out, int max);
  * -fno-omit-frame-pointer), are stepped over by their rbp chain instead of by rules. Sets *plain
  * to an index from which no frame returns into the anchor code (md_cfi_anchor_code). */
 int md_cfi_backtrace_outside(uintptr_t lo, uintptr_t hi, uintptr_t *out, int max, int *plain);
+/* md_cfi_backtrace_outside, logging into `log` the stack words the frames depend on and into
+ * `start` the registers the walk started from (see captures.c). */
+int md_cfi_backtrace_logged(uintptr_t lo, uintptr_t hi, uintptr_t *out, int max, int *plain, md_capture_log *log,
+                            md_capture_start *start);
 /* Invalidates every thread's cached rules; each thread drops its own at its next
  * capture. Call it before and after dlclose. Async-signal-safe, allocation-free. */
 void md_cfi_flush(void);
@@ -221,6 +271,17 @@ void md_python_init(void);
  * lock-free except the first time a thread sees a Python line (sources.c). Never calls into Python
  * beyond looking up the thread's state. */
 int md_python_splice(const uintptr_t *native, int n, int plain, uintptr_t *key);
+/* md_python_splice, given the thread's innermost Python frame (md_python_innermost), logging
+ * into `log` the Python frames it read (the key depends on nothing else of the interpreter's). */
+int md_python_splice_logged(const uintptr_t *native, int n, int plain, uintptr_t *key, uintptr_t innermost,
+                            md_capture_log *log);
+/* The calling thread's innermost Python frame and its instruction pointer, or 0 (no CPython, no
+ * thread state, no frame). Lock-free. */
+uintptr_t md_python_innermost(uintptr_t *instruction);
+/* Whether the thread's Python frames from `innermost` on still hold what a logged splice saw in
+ * seen[0..n): checked frame by frame, in the order read, so each address read is one the splice
+ * would read now. */
+int md_python_holds(uintptr_t innermost, const md_py_seen *seen, int n);
 /* Releases the calling thread's cache of Python lines (thread exit). Allocation-free. */
 void md_python_thread_exit(void);
 /* Run by the writer thread at every tick: once Python code runs, puts the tracker in front of

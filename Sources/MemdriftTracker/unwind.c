@@ -12,17 +12,18 @@
 
 #include "tracker.h"
 
-static md_object self, unwinder;
+md_object md_unwind_tracker;
+static md_object unwinder;
 
 void md_unwind_init(void) {
     /* The default global cache takes a lock on every step; a per-thread one needs none. */
     unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
-    md_object_at((uintptr_t)&md_unwind_init, &self);
+    md_object_at((uintptr_t)&md_unwind_init, &md_unwind_tracker);
     md_object_at((uintptr_t)&unw_backtrace, &unwinder);
 }
 
 static int is_own(uintptr_t a) {
-    return (a >= self.start && a < self.end) || (a >= unwinder.start && a < unwinder.end);
+    return (a >= md_unwind_tracker.start && a < md_unwind_tracker.end) || (a >= unwinder.start && a < unwinder.end);
 }
 
 /* Follows the frame-pointer chain from `fp`: JIT code (V8, BEAM with +JPperf, CPython's perf
@@ -62,13 +63,10 @@ static int step_backtrace(uintptr_t *out, int max) {
     return n;
 }
 
-/* Allocation-free apart from the first walk on a thread (see cfi_walk.c); libunwind's local
- * unwinding does not call malloc. `out` has room for MD_UNWIND_SLACK entries beyond `max`. */
-int md_unwind_capture(uintptr_t *out, int max, int *plain) {
-    int n = md_cfi_backtrace_outside(self.start, self.end, out, max, plain); /* starts past the tracker */
-    if (n >= 0) return n;
-    /* libunwind's walk starts in the tracker, inside libunwind: its frames and the tracker's go. */
-    n = step_backtrace(out, max + MD_UNWIND_SLACK);
+/* libunwind's walk, for when the tracker's declines. It starts in the tracker, inside libunwind:
+ * its frames and the tracker's go. */
+static __attribute__((noinline)) int fall_back(uintptr_t *out, int max, int *plain) {
+    int n = step_backtrace(out, max + MD_UNWIND_SLACK);
     int skip = 0;
     while (skip < n && is_own(out[skip]))
         skip++;
@@ -76,6 +74,21 @@ int md_unwind_capture(uintptr_t *out, int max, int *plain) {
     if (skip) memmove(out, out + skip, (size_t)kept * sizeof *out);
     *plain = kept;
     return kept;
+}
+
+/* Allocation-free apart from the first walk on a thread (see cfi_walk.c); libunwind's local
+ * unwinding does not call malloc. `out` has room for MD_UNWIND_SLACK entries beyond `max`. */
+int md_unwind_capture(uintptr_t *out, int max, int *plain) {
+    int n = md_cfi_backtrace_outside(md_unwind_tracker.start, md_unwind_tracker.end, out, max,
+                                     plain); /* starts past the tracker */
+    return n >= 0 ? n : fall_back(out, max, plain);
+}
+
+int md_unwind_capture_logged(uintptr_t *out, int max, int *plain, md_capture_log *log, md_capture_start *start) {
+    int n = md_cfi_backtrace_logged(md_unwind_tracker.start, md_unwind_tracker.end, out, max, plain, log, start);
+    if (n >= 0) return n;
+    log->complete = 0;
+    return fall_back(out, max, plain);
 }
 
 void md_unwind_forget_modules(void) {
