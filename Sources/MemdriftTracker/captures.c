@@ -83,8 +83,8 @@ static inline int holds(const md_capture *e) {
     return !e->seen || md_python_holds(e->python, seen_of(e), (int)e->seen);
 }
 
-/* A capture from scratch, unlogged. */
-static uint32_t capture(void) {
+/* A capture from scratch, unlogged; out of line, so a remembered capture's path stays small. */
+static __attribute__((noinline)) uint32_t capture(void) {
     uintptr_t native[MD_MAX_DEPTH + MD_UNWIND_SLACK], key[MD_MAX_KEY];
     int plain;
     int n = md_unwind_capture(native, md_config.depth, &plain);
@@ -134,11 +134,11 @@ static __attribute__((noinline)) uint32_t capture_and_keep(md_captures *c, md_ca
     return stack;
 }
 
-uint32_t md_capture_stack(void) {
+uint32_t md_capture_stack(const void *frame) {
     md_captures *c = thread_captures();
     md_capture_start s;
-    if (!c || md_cfi_start(__builtin_frame_address(0), md_unwind_tracker.start, md_unwind_tracker.end, &s) != 0)
-        return capture();
+    if (!frame) frame = __builtin_frame_address(0);
+    if (!c || md_cfi_start(frame, md_unwind_tracker.start, md_unwind_tracker.end, &s) != 0) return capture();
     uintptr_t instruction, python = md_python_innermost(&instruction);
     md_capture **set = c->set[set_of(&s, python, instruction)];
     for (int way = 0; way < WAYS; way++) {

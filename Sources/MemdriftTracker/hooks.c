@@ -73,12 +73,12 @@ static inline unsigned tag_shift(uint64_t word) { return (unsigned)(word >> 4) &
 /* glibc's block under a tagged pointer. */
 static inline void *block_of(void *p) { return (char *)p - ((size_t)1 << tag_shift(tag_of(p)[1])); }
 
-/* Counts an allocation of `size` bytes, with `tag_bytes` of tag, under the caller's stack; returns
- * the stack's id. Allocation-free; the recursion guard makes re-entry from a signal handler go
- * untracked. */
-static uint32_t count_alloc(size_t size, uint64_t tag_bytes) {
+/* Counts an allocation of `size` bytes, with `tag_bytes` of tag, under the caller's stack (`frame`
+ * as for md_capture_stack); returns the stack's id. Allocation-free; the recursion guard makes
+ * re-entry from a signal handler go untracked. */
+static uint32_t count_alloc(size_t size, uint64_t tag_bytes, const void *frame) {
     int guard = md_guard_enter();
-    uint32_t stack = md_capture_stack();
+    uint32_t stack = md_capture_stack(frame);
     uint64_t bytes, count;
     md_sample_weights(size, &bytes, &count);
     md_count_alloc(stack, bytes, count, tag_bytes);
@@ -97,7 +97,7 @@ static void count_free(uint32_t stack, size_t size, uint64_t tag_bytes) {
 
 /* Unwinds, counts the block under its stack and writes the tag; returns the program's pointer. */
 static void *record(void *block, unsigned shift, size_t size) {
-    uint32_t stack = count_alloc(size, (uint64_t)1 << shift);
+    uint32_t stack = count_alloc(size, (uint64_t)1 << shift, NULL);
     void *p = (char *)block + ((size_t)1 << shift);
     tag_of(p)[0] = size;
     tag_of(p)[1] = ((uint64_t)stack << 32) | ((uint64_t)shift << 4) | TAG_MARK | TAG_COUNTED;
@@ -169,9 +169,9 @@ int md_hooks_sample_crossed(size_t size, int zeroed, void **out) {
     return 1;
 }
 
-int md_hooks_wanted(size_t size) { return wanted(size); }
+int md_hooks_wanted(size_t size) { return MD_LIKELY(!md_sample_rate) ? tracking() : wanted(size); }
 
-uint32_t md_hooks_count_kept(size_t size) { return count_alloc(size, TAG_BYTES); }
+uint32_t md_hooks_count_kept(size_t size, const void *frame) { return count_alloc(size, TAG_BYTES, frame); }
 
 void md_hooks_uncount_kept(uint32_t stack, size_t size) {
     if (tracking()) count_free(stack, size, TAG_BYTES);
@@ -336,7 +336,7 @@ MD_EXPORT void *mmap(void *address, size_t length, int prot, int flags, int fd, 
     if (p != MAP_FAILED && pages(length)) {
         int error = errno;
         int kept = is_kept(flags), writable = kept && (prot & PROT_WRITE);
-        uint32_t stack = writable ? md_capture_stack() : MD_UNKNOWN_STACK;
+        uint32_t stack = writable ? md_capture_stack(NULL) : MD_UNKNOWN_STACK;
         md_mappings_add((uintptr_t)p, (uintptr_t)p + pages(length), kept, writable, stack);
         errno = error;
     }
@@ -382,7 +382,7 @@ MD_EXPORT void *mremap(void *old, size_t old_length, size_t new_length, int flag
     void *p;
     if (!before || (flags & MREMAP_DONTUNMAP)) {
         int state = md_mappings_state(start);
-        uint32_t stack = state > 0 ? md_capture_stack() : MD_UNKNOWN_STACK;
+        uint32_t stack = state > 0 ? md_capture_stack(NULL) : MD_UNKNOWN_STACK;
         p = md_real_mremap(old, old_length, new_length, flags, target);
         if (p == MAP_FAILED)
             error = errno;
@@ -393,7 +393,7 @@ MD_EXPORT void *mremap(void *old, size_t old_length, size_t new_length, int flag
         md_mappings_take(start, start + before, &taken);
         const md_mapping *last = taken.count ? &taken.list[taken.count - 1] : NULL;
         int grows = after > before && last && last->end == before; /* the mapping's end is the program's */
-        uint32_t stack = grows && last->writable ? md_capture_stack() : MD_UNKNOWN_STACK;
+        uint32_t stack = grows && last->writable ? md_capture_stack(NULL) : MD_UNKNOWN_STACK;
         p = md_real_mremap(old, old_length, new_length, flags, target);
         if (p == MAP_FAILED) {
             error = errno;
@@ -418,7 +418,7 @@ MD_EXPORT int mprotect(void *address, size_t length, int prot) {
     int error = errno, guard = md_guard_enter();
     uintptr_t end = start + pages(length);
     int writable = (prot & PROT_WRITE) != 0;
-    uint32_t stack = writable && md_mappings_commits(start, end) ? md_capture_stack() : MD_UNKNOWN_STACK;
+    uint32_t stack = writable && md_mappings_commits(start, end) ? md_capture_stack(NULL) : MD_UNKNOWN_STACK;
     md_mappings_protect(start, end, writable, stack);
     md_guard_leave(guard);
     errno = error;

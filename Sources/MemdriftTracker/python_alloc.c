@@ -112,7 +112,7 @@ static inline int is_kept(void *p) { return p && tag_of(p)->check == ((uintptr_t
 static void *keep(void *block, size_t size, int recorded) {
     void *p = (char *)block + TAG_BYTES;
     uint64_t word = (uint64_t)size << TAG_SIZE_SHIFT;
-    if (recorded) word |= ((uint64_t)md_hooks_count_kept(size) << 32) | TAG_COUNTED;
+    if (recorded) word |= ((uint64_t)md_hooks_count_kept(size, __builtin_frame_address(0)) << 32) | TAG_COUNTED;
     tag_of(p)->word = word;
     tag_of(p)->check = (uintptr_t)p ^ cookie;
     return p;

@@ -252,20 +252,21 @@ int md_python_splice_logged(const uintptr_t *native, int n, int plain, uintptr_t
 
 int md_python_holds(uintptr_t frame, const md_py_seen *seen, int n) {
     /* The layout in locals: the loads below could alias md_py, which would be read again each time. */
-    const md_py_layout py = md_py;
+    const uintptr_t previous_at = md_py.frame_previous, code_at = md_py.frame_code, instruction_at = md_py.frame_instr;
+    const uintptr_t type_at = md_py.ob_type, qualname_at = md_py.code_qualname, filename_at = md_py.code_filename;
+    const uintptr_t linetable_at = md_py.code_linetable, first_line_at = md_py.code_firstlineno;
     const uintptr_t code_type = md_py_code_type;
-    const int owned = py.frame_is_entry < 0; /* 3.12+: the owner byte comes first */
-    const uintptr_t boundary_at = owned ? py.frame_owner : (uint32_t)py.frame_is_entry;
+    const int owned = md_py.frame_is_entry < 0; /* 3.12+: the owner byte comes first */
+    const uintptr_t boundary_at = owned ? md_py.frame_owner : (uint32_t)md_py.frame_is_entry;
     for (const md_py_seen *s = seen; s < seen + n; frame = s->previous, s++) {
-        if (md_py_word(frame + py.frame_previous) != s->previous) return 0;
+        if (md_py_word(frame + previous_at) != s->previous) return 0;
         if (owned && byte_at(frame + boundary_at) != s->boundary) return 0;
         if (!s->named) continue;
-        uintptr_t code = md_py_word(frame + py.frame_code);
-        if (code != s->code || md_py_word(code + py.ob_type) != code_type ||
-            md_py_word(frame + py.frame_instr) != s->instruction ||
-            md_py_word(code + py.code_qualname) != s->qualname || md_py_word(code + py.code_filename) != s->filename ||
-            md_py_word(code + py.code_linetable) != s->linetable ||
-            *(const int32_t *)(code + py.code_firstlineno) != s->first_line)
+        uintptr_t code = md_py_word(frame + code_at);
+        if (code != s->code || md_py_word(code + type_at) != code_type ||
+            md_py_word(frame + instruction_at) != s->instruction || md_py_word(code + qualname_at) != s->qualname ||
+            md_py_word(code + filename_at) != s->filename || md_py_word(code + linetable_at) != s->linetable ||
+            *(const int32_t *)(code + first_line_at) != s->first_line)
             return 0;
         if (!owned && byte_at(frame + boundary_at) != s->boundary) return 0;
     }

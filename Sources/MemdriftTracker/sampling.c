@@ -86,12 +86,7 @@ int md_sample_crossed(void) {
     return 1;
 }
 
-void md_sample_weights(uint64_t size, uint64_t *bytes, uint64_t *count) {
-    if (!md_sample_rate) {
-        *bytes = size;
-        *count = 1;
-        return;
-    }
+void md_sample_weights_drawn(uint64_t size, uint64_t *bytes, uint64_t *count) {
     double p = 1 - md_exp(-(double)size / (double)md_sample_rate);
     if (p <= 0) p = 1e-12;
     double w = 1 / p;

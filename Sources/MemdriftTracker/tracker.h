@@ -121,7 +121,8 @@ int md_hooks_sample_crossed(size_t size, int zeroed, void **out);
  * as malloc would decide; counting one under the caller's stack (its id is returned); and crediting
  * that stack with its free (when tracking is on). Allocation-free. */
 int md_hooks_wanted(size_t size);
-uint32_t md_hooks_count_kept(size_t size);
+/* `frame` as for md_capture_stack. */
+uint32_t md_hooks_count_kept(size_t size, const void *frame);
 void md_hooks_uncount_kept(uint32_t stack, size_t size);
 
 /* The tracker's own memory goes through these, so it is never counted as the program's. They
@@ -201,8 +202,11 @@ typedef struct {
 
 /* The id of the program's stack that called the hook (native frames, with the Python frames
  * each evaluation frame runs): a capture, or a remembered one when every word it read still holds
- * the same value. Caller holds the recursion guard. Allocation-free but for the thread's table. */
-uint32_t md_capture_stack(void);
+ * the same value. `frame` is one of the tracker's frames (__builtin_frame_address(0)) on the way
+ * from the hook, or NULL for the caller's own: the capture starts past the tracker's frames from
+ * there, so the hook's own saves a few steps. Caller holds the recursion guard. Allocation-free
+ * but for the thread's table. */
+uint32_t md_capture_stack(const void *frame);
 /* Releases the calling thread's remembered captures (thread exit). */
 void md_captures_thread_exit(void);
 
@@ -393,8 +397,16 @@ static inline int md_count_down(size_t size) {
 /* Draws the next sampling interval after the countdown crossed zero; returns 1 (record this one).
  * Thread-local only; allocation-free. */
 int md_sample_crossed(void);
-/* The estimate one recorded block of `size` bytes stands for: itself in exact mode. */
-void md_sample_weights(uint64_t size, uint64_t *bytes, uint64_t *count);
+/* The estimate one recorded block of `size` bytes stands for: itself in exact mode (inline). */
+void md_sample_weights_drawn(uint64_t size, uint64_t *bytes, uint64_t *count);
+static inline void md_sample_weights(uint64_t size, uint64_t *bytes, uint64_t *count) {
+    if (MD_LIKELY(!md_sample_rate)) {
+        *bytes = size;
+        *count = 1;
+    } else {
+        md_sample_weights_drawn(size, bytes, count);
+    }
+}
 
 /* ---- snapshot.c: the snapshot file ---- */
 
