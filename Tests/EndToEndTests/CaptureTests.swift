@@ -35,19 +35,8 @@ import Testing
         env["MEMDRIFT_OUTPUT"] = dir + "/session"
         env["CAPTURES_CHECK_LOG"] = dir + "/counts.log"
         let outcome = try launch(command[0], Array(command.dropFirst()), environment: env)
-        var counts = Counts()
-        let text = (try? String(contentsOfFile: dir + "/counts.log", encoding: .utf8)) ?? ""
-        for field in text.split(whereSeparator: { $0 == " " || $0 == "\n" }) {
-            let parts = field.split(separator: "=", maxSplits: 1)
-            guard parts.count == 2, let value = Int(parts[1]) else { continue }
-            switch parts[0] {
-            case "hits": counts.hits += value
-            case "misses": counts.misses += value
-            case "mismatches": counts.mismatches += value
-            default: break
-            }
-        }
-        return (outcome, counts)
+        let sums = summedFields(ofLog: dir + "/counts.log")
+        return (outcome, Counts(hits: sums["hits"] ?? 0, misses: sums["misses"] ?? 0, mismatches: sums["mismatches"] ?? 0))
     }
 
     /// The same lines at several depths of recursion, Python called back from C (a generator that

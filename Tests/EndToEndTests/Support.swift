@@ -78,6 +78,19 @@ func scratchDirectory() throws -> String {
     return path
 }
 
+/// The `name=number` fields of a checker's log (one line a process), summed by name; empty when
+/// there is no log.
+func summedFields(ofLog path: String) -> [String: Int] {
+    let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+    var sums: [String: Int] = [:]
+    for field in text.split(whereSeparator: { $0 == " " || $0 == "\n" }) {
+        let parts = field.split(separator: "=", maxSplits: 1)
+        guard parts.count == 2, let value = Int(parts[1]) else { continue }
+        sums[String(parts[0]), default: 0] += value
+    }
+    return sums
+}
+
 /// A function's [start, end) in an executable, from `nm -S`.
 func symbolRange(_ name: String, in binary: String) throws -> Range<UInt64> {
     let outcome = try launch("/usr/bin/nm", ["-S", "--defined-only", binary])

@@ -44,21 +44,10 @@ import Testing
         env["LD_PRELOAD"] = library
         env["CFI_CHECK_LOG"] = log
         let outcome = try launch(command[0], Array(command.dropFirst()), environment: env)
-        var counts = Counts()
-        let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
-        for line in text.split(separator: "\n") {
-            for field in line.split(separator: " ") {
-                let parts = field.split(separator: "=", maxSplits: 1)
-                guard parts.count == 2, let value = Int(parts[1]) else { continue }
-                switch parts[0] {
-                case "agreed": counts.agreed += value
-                case "fallback": counts.fallbacks += value
-                case "mismatch": counts.mismatches += value
-                case "joined": counts.joined += value
-                default: break
-                }
-            }
-        }
+        let sums = summedFields(ofLog: log)
+        let counts = Counts(
+            agreed: sums["agreed"] ?? 0, fallbacks: sums["fallback"] ?? 0, mismatches: sums["mismatch"] ?? 0,
+            joined: sums["joined"] ?? 0)
         return (outcome, counts)
     }
 
