@@ -12,6 +12,8 @@ final class LoopbackServer: @unchecked Sendable {
     private let lock = NSLock()
     private var received: [String] = []
     private var stopped = false
+    /// Signalled when the serving thread has returned; nil when there is none.
+    private let served: DispatchSemaphore?
 
     /// With `pieceSize`, responses go out in writes of that many bytes a few hundred microseconds
     /// apart, so the client sees lines and chunks split across its reads.
@@ -29,8 +31,12 @@ final class LoopbackServer: @unchecked Sendable {
         }
         self.fd = fd
         port = Self.localPort(fd)
+        served = respond == nil ? nil : DispatchSemaphore(value: 0)
         if let respond {
-            let thread = Thread { [self] in serve(respond, pieceSize: pieceSize) }
+            let thread = Thread { [self] in
+                serve(respond, pieceSize: pieceSize)
+                served?.signal()
+            }
             thread.start()
         }
     }
@@ -42,12 +48,15 @@ final class LoopbackServer: @unchecked Sendable {
         return received
     }
 
-    /// Stops accepting; a connection being answered is finished first.
+    /// Stops accepting; a connection being answered is finished first. The socket is closed only
+    /// once the serving thread has returned: closed earlier, its number could be given to another
+    /// test's new socket, which the thread's next accept would then serve.
     func stop() {
         lock.lock()
         stopped = true
         lock.unlock()
         shutdown(fd, Int32(SHUT_RDWR))
+        served?.wait()
         close(fd)
     }
 
