@@ -60,6 +60,20 @@ void md_py_alloc_init(void);
  * unit below 0 (a frame that has not started), 0 when the table has no line for the unit or is
  * malformed. Reads only table[0..length). */
 int md_py_line(const uint8_t *table, size_t length, int first, long unit);
+/* Where a decode of a location table stopped: the table's owner (its code object) and the table,
+ * and the entry that holds the unit found: its byte offset, its first unit and the line before it. */
+typedef struct {
+    uintptr_t owner;
+    const uint8_t *table;
+    size_t length, at;
+    long start, line;
+    int first;
+} md_py_place;
+/* md_py_line, resuming from `place` when it is the same owner's same table and `unit` lies at or
+ * after the entry it saved (a module body runs forward through a table that can be hundreds of
+ * KiB: decoded from the start each time, its statements would cost the square of its size); saves
+ * where this decode stopped. */
+int md_py_line_resumed(md_py_place *place, uintptr_t owner, const uint8_t *table, size_t length, int first, long unit);
 /* A compact str object's text as UTF-8 in out[0..capacity), cut at a whole character when
  * longer: its length, or -1 when `object` is not such a str. */
 int md_py_text(uintptr_t object, char *out, size_t capacity);

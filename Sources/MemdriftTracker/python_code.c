@@ -16,10 +16,22 @@
 enum { KIND_ONE_LINE0 = 10, KIND_ONE_LINE2 = 12, KIND_NO_COLUMNS = 13, KIND_LONG = 14, KIND_NONE = 15 };
 
 int md_py_line(const uint8_t *table, size_t length, int first, long unit) {
+    return md_py_line_resumed(NULL, 0, table, length, first, unit);
+}
+
+int md_py_line_resumed(md_py_place *place, uintptr_t owner, const uint8_t *table, size_t length, int first, long unit) {
     if (unit < 0) return first;
     long line = first, start = 0;
     size_t i = 0;
+    if (place && place->owner == owner && place->table == table && place->length == length && place->first == first &&
+        unit >= place->start) {
+        i = place->at;
+        start = place->start;
+        line = place->line;
+    }
     while (i < length) {
+        size_t at = i;
+        long before = line;
         uint8_t head = table[i++];
         if (!(head & 0x80)) return 0;
         int kind = (head >> 3) & 15;
@@ -40,7 +52,17 @@ int md_py_line(const uint8_t *table, size_t length, int first, long unit) {
         }
         while (i < length && !(table[i] & 0x80))
             i++;
-        if (unit < start + units) return kind == KIND_NONE || line < 1 || line > INT32_MAX ? 0 : (int)line;
+        if (unit < start + units) {
+            if (place)
+                *place = (md_py_place){.owner = owner,
+                                       .table = table,
+                                       .length = length,
+                                       .at = at,
+                                       .start = start,
+                                       .line = before,
+                                       .first = first};
+            return kind == KIND_NONE || line < 1 || line > INT32_MAX ? 0 : (int)line;
+        }
         start += units;
     }
     return 0;

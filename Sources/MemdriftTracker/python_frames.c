@@ -12,7 +12,10 @@
  *
  * Names and lines are read while the frames exist, from the code objects, and interned as source
  * frames (sources.c). Each thread caches, by code object and instruction, the source frame it
- * found, so a known line costs a few loads; the entry also keeps the code object's name, file and
+ * found, so a known line costs a few loads. The cache is 4-way, most recently used first: the
+ * frames on every stack (a script's module, the runner) stay while many others come and go, and a
+ * large module's line table, which is decoded from its start, is not decoded again for each
+ * capture. An entry also keeps the code object's name, file and
  * line-table pointers and first line, so a code object freed and replaced at the same address by
  * a different one is not taken for it (one with the same name, file, line table and first line
  * would be: docs/tracker.md).
@@ -26,8 +29,8 @@
 
 #include "python.h"
 
-#define CACHE_BITS 10
-#define CACHE_SLOTS (1u << CACHE_BITS)
+#define CACHE_BITS 8
+#define CACHE_WAYS 4
 #define MAX_FRAMES 4096    /* a longer chain is taken for a broken one */
 #define FUNCTION_BYTES 256 /* longer names are cut */
 #define FILE_BYTES 1024
@@ -40,7 +43,8 @@ typedef struct {
 } md_py_entry;
 
 typedef struct {
-    md_py_entry slots[CACHE_SLOTS];
+    md_py_entry sets[1u << CACHE_BITS][CACHE_WAYS]; /* most recently used first */
+    md_py_place place;                              /* where the last line was found */
 } md_py_cache;
 
 #define CACHE_GONE ((md_py_cache *)1) /* the thread's exit handler ran */
@@ -88,8 +92,8 @@ static uintptr_t innermost_frame(void) {
 
 /* Names a frame's code at `unit` and interns it: its source frame id (UINT32_MAX when the table
  * is full), or -1 when the code object is not what it should be. */
-static int64_t name_source(uintptr_t code, long unit, uintptr_t qualname, uintptr_t filename, uintptr_t linetable,
-                           int first_line) {
+static int64_t name_source(md_py_cache *c, uintptr_t code, long unit, uintptr_t qualname, uintptr_t filename,
+                           uintptr_t linetable, int first_line) {
     char function[FUNCTION_BYTES], file[FILE_BYTES];
     int function_length = md_py_text(qualname, function, sizeof function);
     int file_length = md_py_text(filename, file, sizeof file);
@@ -99,9 +103,9 @@ static int64_t name_source(uintptr_t code, long unit, uintptr_t qualname, uintpt
     intptr_t table_length = (intptr_t)md_py_word(linetable + md_py.ob_size);
     if (table_length < 0 || table_length > MAX_LINETABLE) return -1;
     intptr_t units = (intptr_t)md_py_word(code + md_py.ob_size);
-    int line = unit >= units
-                   ? 0
-                   : md_py_line((const uint8_t *)linetable + md_py.bytes_data, (size_t)table_length, first_line, unit);
+    int line = unit >= units ? 0
+                             : md_py_line_resumed(&c->place, code, (const uint8_t *)linetable + md_py.bytes_data,
+                                                  (size_t)table_length, first_line, unit);
     return md_sources_intern("python", function, (size_t)function_length, file, (size_t)file_length,
                              line > 0 ? (uint32_t)line : 0);
 }
@@ -124,20 +128,31 @@ static inline __attribute__((always_inline)) int64_t source_of(md_py_cache *c, u
         seen->first_line = first_line;
         seen->named = 1;
     }
-    md_py_entry *e = &c->slots[((code ^ (instruction << 7)) * 0x9E3779B97F4A7C15ull) >> (64 - CACHE_BITS)];
-    if (MD_LIKELY(e->code == code && e->instruction == instruction && e->qualname == qualname &&
-                  e->filename == filename && e->linetable == linetable && e->first_line == first_line))
-        return e->source;
+    md_py_entry *set = c->sets[((code ^ (instruction << 7)) * 0x9E3779B97F4A7C15ull) >> (64 - CACHE_BITS)];
+    for (int way = 0; way < CACHE_WAYS; way++) {
+        md_py_entry *e = &set[way];
+        if (MD_LIKELY(e->code == code && e->instruction == instruction && e->qualname == qualname &&
+                      e->filename == filename && e->linetable == linetable && e->first_line == first_line)) {
+            uint32_t found = e->source;
+            if (way) { /* to the front */
+                md_py_entry hit = *e;
+                memmove(set + 1, set, (size_t)way * sizeof *set);
+                set[0] = hit;
+            }
+            return found;
+        }
+    }
     long unit = ((long)instruction - (long)(code + md_py.code_units)) / 2;
-    int64_t source = name_source(code, unit < -1 ? -1 : unit, qualname, filename, linetable, first_line);
+    int64_t source = name_source(c, code, unit < -1 ? -1 : unit, qualname, filename, linetable, first_line);
     if (source < 0 || source == UINT32_MAX) return source;
-    *e = (md_py_entry){.code = code,
-                       .instruction = instruction,
-                       .qualname = qualname,
-                       .filename = filename,
-                       .linetable = linetable,
-                       .source = (uint32_t)source,
-                       .first_line = first_line};
+    memmove(set + 1, set, (CACHE_WAYS - 1) * sizeof *set);
+    set[0] = (md_py_entry){.code = code,
+                           .instruction = instruction,
+                           .qualname = qualname,
+                           .filename = filename,
+                           .linetable = linetable,
+                           .source = (uint32_t)source,
+                           .first_line = first_line};
     return source;
 }
 

@@ -3,8 +3,9 @@
  * records from stdin, one per code object, as PythonTests writes them with a real interpreter:
  *   FIRSTLINENO LINETABLE-HEX UNITS LINE LINE ...
  * (the line of each code unit as co_lines() gives it, 0 for none), decodes the table at every
- * unit and at unit -1 (a frame that has not started), and prints a summary; exits 1 on the first
- * disagreement.
+ * unit and at unit -1 (a frame that has not started), from the start and resumed from the unit
+ * before (md_py_line_resumed, as a module body running forward asks), then unit 0 resumed from the
+ * last one (which must start over), and prints a summary; exits 1 on the first disagreement.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,18 +35,28 @@ int main(void) {
             fprintf(stderr, "python-lines: code object %ld: unit -1 is not line %d\n", codes, first);
             return 1;
         }
+        md_py_place place = {0};
+        int first_unit_line = 0;
         for (long unit = 0; unit < units; unit++) {
             int expected, got = md_py_line(table, length, first, unit);
+            int resumed = md_py_line_resumed(&place, (uintptr_t)codes + 1, table, length, first, unit);
             if (scanf("%d", &expected) != 1) {
                 fprintf(stderr, "python-lines: code object %ld: input ends early\n", codes);
                 return 1;
             }
-            if (got != expected) {
-                fprintf(stderr, "python-lines: code object %ld (first line %d): unit %ld is line %d, not %d\n", codes,
-                        first, unit, expected, got);
+            if (got != expected || resumed != expected) {
+                fprintf(stderr,
+                        "python-lines: code object %ld (first line %d): unit %ld is line %d, not %d (resumed: %d)\n",
+                        codes, first, unit, expected, got, resumed);
                 return 1;
             }
+            if (unit == 0) first_unit_line = expected;
             units_checked++;
+        }
+        if (units > 0 && md_py_line_resumed(&place, (uintptr_t)codes + 1, table, length, first, 0) != first_unit_line) {
+            fprintf(stderr, "python-lines: code object %ld: unit 0 after the last is not line %d\n", codes,
+                    first_unit_line);
+            return 1;
         }
         codes++;
     }
