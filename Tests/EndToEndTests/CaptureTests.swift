@@ -107,15 +107,9 @@ import Testing
     /// sized at run time and paths that differ only beyond an anchor (anchor-paths.c, whose stacks
     /// are seldom the same twice), C++ threads, sqlite3, and a library unloaded and loaded again.
     @Test func nativeCapturesFromMemoryAreTheCapturesTakenAfresh() throws {
-        let sql = """
-            create table t(a integer primary key, b text);
-            with recursive c(x) as (select 1 union all select x + 1 from c where x < 20000)
-            insert into t select x, hex(randomblob(24)) from c;
-            select count(*) from t where b like '%AB%' or a % 2 = 0 > 0;
-            """
         let mostlyRemembered: [[String]] = [
             [try Self.capturePaths.get(), "20000"], [Built.path("thread-stress"), "20000"],
-            [Built.path("stl-churn"), "2"], ["/usr/bin/sqlite3", ":memory:", sql],
+            [Built.path("stl-churn"), "2"], ["/usr/bin/sqlite3", ":memory:", UnwindTests.sqliteScript],
             [Built.path("fault-dlopen"), Built.path("libleaky-plugin.so"), "200", "plugin_remember_request"],
         ]
         for command in mostlyRemembered + [[try UnwindTests.anchorPaths.get(), "20000"]] {

@@ -84,15 +84,17 @@ import Testing
         #expect(counts.joined > 20_000)
     }
 
+    /// 20,000 rows inserted into sqlite3's `:memory:` and scanned.
+    static let sqliteScript = """
+        create table t(a integer primary key, b text);
+        with recursive c(x) as (select 1 union all select x + 1 from c where x < 20000)
+        insert into t select x, hex(randomblob(24)) from c;
+        select count(*) from t where b like '%AB%' or a % 2 = 0 > 0;
+        """
+
     @Test func sqliteStacksAgreeWithLibunwind() throws {
-        let sql = """
-            create table t(a integer primary key, b text);
-            with recursive c(x) as (select 1 union all select x + 1 from c where x < 20000)
-            insert into t select x, hex(randomblob(24)) from c;
-            select count(*) from t where b like '%AB%' or a % 2 = 0 > 0;
-            """
         let (outcome, counts) = try check(
-            ["/usr/bin/sqlite3", ":memory:", sql], environment: ["CFI_CHECK_ANCHOR": "sqlite3_step"])
+            ["/usr/bin/sqlite3", ":memory:", Self.sqliteScript], environment: ["CFI_CHECK_ANCHOR": "sqlite3_step"])
         #expect(outcome.status == 0, "\(outcome.stderrText)")
         #expect(counts.mismatches == 0, "\(outcome.stderrText)")
         #expect(counts.fallbacks == 0)
