@@ -118,19 +118,26 @@ static inline const md_rule *probe(md_rule *slots, size_t mask, uintptr_t ip) {
     }
 }
 
+/* Steps from the frame at `fp` over the frames whose return address lies in [lo, hi) (the calling
+ * code's, which keeps frame pointers) by their rbp chain: the first frame returning outside, or
+ * NULL when the chain leaves the thread's stack. Each frame of the chain lies above the last, and
+ * its two words below the stack's top. */
+static inline const uintptr_t *md_cfi_past(const md_cfi_thread *t, const uintptr_t *fp, uintptr_t lo, uintptr_t hi) {
+    while (fp[1] - lo < hi - lo) {
+        const uintptr_t *caller = (const uintptr_t *)fp[0];
+        if (caller <= fp || (uintptr_t)caller > t->stack_hi - 16 || ((uintptr_t)caller & 7)) return NULL;
+        fp = caller;
+    }
+    return fp;
+}
+
 /* Where md_cfi_backtrace_outside, called from the frame at `fp`, would start its walk, without
- * walking (the same frame-pointer steps over the code in [lo, hi)): 0, or -1 when the thread's
- * stack is not known yet or `fp` is not on it. For remembered captures (captures.c), from the
- * tracker's own frames, which keep frame pointers: the chain is followed for at most 16 frames
- * and must end on the stack. */
+ * walking (the same steps over the code in [lo, hi)): 0, or -1 when the thread's stack is not
+ * known yet, `fp` is not on it or the chain leaves it. For remembered captures (captures.c). */
 static inline int md_cfi_start(const uintptr_t *fp, uintptr_t lo, uintptr_t hi, md_capture_start *start) {
     const md_cfi_thread *t = &md_cfi_self;
-    const uintptr_t stack_lo = t->stack_lo, span = t->stack_hi - stack_lo;
-    if (t->retired || (uintptr_t)fp - stack_lo >= span) return -1;
-    for (int own = 0; fp[1] - lo < hi - lo; own++) {
-        fp = (const uintptr_t *)fp[0];
-        if (own == 16 || (uintptr_t)fp - stack_lo >= span - 16 || ((uintptr_t)fp & 7)) return -1;
-    }
+    if (t->retired || (uintptr_t)fp - t->stack_lo >= t->stack_hi - t->stack_lo) return -1;
+    if (!(fp = md_cfi_past(t, fp, lo, hi))) return -1;
     *start = (md_capture_start){.sp = (uintptr_t)fp + 16,
                                 .rbp = fp[0],
                                 .ip = fp[1],

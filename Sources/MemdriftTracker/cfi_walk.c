@@ -422,12 +422,7 @@ static inline __attribute__((always_inline)) int backtrace_from(const uintptr_t 
     t->busy = 1;
     atomic_signal_fence(memory_order_seq_cst);
     int why = prepare(t, (uintptr_t)fp);
-    /* Each frame of the chain lies above the last, and its two words below the stack's top. */
-    while (!why && fp[1] - lo < hi - lo) {
-        const uintptr_t *caller = (const uintptr_t *)fp[0];
-        if (caller <= fp || (uintptr_t)caller > t->stack_hi - 16 || ((uintptr_t)caller & 7)) why = WHY_OFF_STACK;
-        fp = caller;
-    }
+    if (!why && !(fp = md_cfi_past(t, fp, lo, hi))) why = WHY_OFF_STACK;
     int n;
     if (why) {
         n = decline(0, why);
